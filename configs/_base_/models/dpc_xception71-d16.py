@@ -1,0 +1,63 @@
+# DPC (released top-1 Cityscapes cell) on modified Xception-71 (timm
+# `xception71` through mmseg's TIMMBackbone) at output stride 16, with the
+# DeepLabv3+ decoder at stride 4, as the paper. The paper's backbone is
+# pretrained on ImageNet and COCO; nothing is downloaded here, so set
+# `backbone.pretrained=True` or `backbone.checkpoint_path` for real training.
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[127.5, 127.5, 127.5],
+    std=[127.5, 127.5, 127.5],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255)
+dpc_arch = [
+    dict(op='conv', kernel=3, rate=[1, 6], input=-1),
+    dict(op='conv', kernel=3, rate=[18, 15], input=0),
+    dict(op='conv', kernel=3, rate=[6, 3], input=1),
+    dict(op='conv', kernel=3, rate=[1, 1], input=0),
+    dict(op='conv', kernel=3, rate=[6, 21], input=0),
+]
+model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=dict(
+        type='TIMMBackbone',
+        model_name='xception71',
+        features_only=True,
+        pretrained=False,
+        output_stride=16,
+        # strides 4, 16, 16: channels 256, 1024, 2048
+        out_indices=(1, 3, 4)),
+    decode_head=dict(
+        type='DPCHead',
+        arch=dpc_arch,
+        in_channels=2048,
+        in_index=2,
+        channels=256,
+        output_stride=16,
+        c1_in_channels=256,
+        c1_channels=48,
+        c1_in_index=0,
+        dropout_ratio=0.1,
+        num_classes=19,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=1024,
+        in_index=1,
+        channels=256,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=19,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

@@ -1,0 +1,12 @@
+"""mmseg-dpc: the Dense Prediction Cell and its architecture search for
+MMSegmentation. Importing it registers the head, the data sets and the
+search-space components, and makes mmengine checkpoints loadable under
+torch's ``weights_only=True`` default."""
+from .utils.checkpoint import register_checkpoint_safe_globals
+from .version import __version__
+
+register_checkpoint_safe_globals()
+
+from . import datasets, models  # noqa: E402,F401
+
+__all__ = ['__version__']

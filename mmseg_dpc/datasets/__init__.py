@@ -1,0 +1,8 @@
+from .pascal_person_part import PascalPersonPartDataset
+from .synthetic_shapes import (SyntheticShapesDataset,
+                               generate_synthetic_shapes)
+
+__all__ = [
+    'PascalPersonPartDataset', 'SyntheticShapesDataset',
+    'generate_synthetic_shapes'
+]

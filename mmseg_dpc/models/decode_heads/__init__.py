@@ -1,0 +1,3 @@
+from .dpc_head import DPCHead
+
+__all__ = ['DPCHead']

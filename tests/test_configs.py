@@ -1,0 +1,41 @@
+"""Every shipped config loads and builds its model."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmseg.registry import MODELS
+
+from .conftest import REPO
+
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*.py')))
+CONFIGS = [c for c in CONFIGS if '/_base_/' not in c]
+
+
+def test_configs_follow_mmseg_naming():
+    import re
+    pattern = re.compile(r'^[a-z0-9v+]+_[a-z0-9.-]+_\d+xb\d+-[0-9k]+_'
+                         r'[a-z0-9-]+-\d+x\d+\.py$')
+    assert len(CONFIGS) >= 14
+    for c in CONFIGS:
+        assert pattern.match(osp.basename(c)), osp.basename(c)
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert 'mmseg_dpc' in cfg.custom_imports['imports']
+    model = MODELS.build(cfg.model)
+    head = model.decode_head
+    expected = 'DPCHead' if '/dpc/' in path else 'DepthwiseSeparableASPPHead'
+    assert type(head).__name__ == expected
+    num_classes = {'cityscapes': 19, 'voc12aug': 21, 'person-part': 7,
+                   'synthetic-shapes': 5}
+    ds = next(k for k in num_classes if k in osp.basename(path))
+    assert head.num_classes == num_classes[ds]
+    if 'synthetic' in path:  # small enough to run here
+        model.eval()
+        with torch.no_grad():
+            out = model(torch.zeros(1, 3, 64, 64))
+        assert out.shape == (1, 5, 16, 16)  # decoder output, stride 4

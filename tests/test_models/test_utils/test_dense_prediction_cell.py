@@ -1,0 +1,86 @@
+import pytest
+import torch
+
+from mmseg_dpc.models.utils import TOP1_CITYSCAPES, DensePredictionCell
+
+ALL_OPS_CELL = [
+    {'op': 'conv', 'kernel': 3, 'rate': [6, 21], 'input': -1},
+    {'op': 'pyramid_pooling', 'grid_size': [1, 1], 'input': -1},
+    {'op': 'pyramid_pooling', 'grid_size': [2, 8], 'input': 0},
+    {'op': 'conv', 'kernel': 1, 'input': 2},
+    {'op': 'conv', 'kernel': 3, 'rate': [1, 1], 'input': 3},
+]
+
+
+def n_params(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize('in_channels, expected', [(2048, 1_150_976),
+                                                    (320, 689_600)])
+def test_released_cell_parameter_count(in_channels, expected):
+    cell = DensePredictionCell(TOP1_CITYSCAPES, in_channels)
+    assert n_params(cell) == expected
+
+
+def test_released_cell_paper_weight_count():
+    """The paper's convention: branch conv weights only (no BN, no
+    projection): 814,080 on Xception, 356,160 on MobileNet-v2."""
+    for c, expected in ((2048, 814_080), (320, 356_160)):
+        cell = DensePredictionCell(TOP1_CITYSCAPES, c)
+        weights = sum(p.numel() for n, p in cell.branches.named_parameters()
+                      if n.endswith('conv.weight'))
+        assert weights == expected
+
+
+@pytest.mark.parametrize('output_stride', [8, 16])
+@pytest.mark.parametrize('size', [(17, 23), (33, 9)])
+def test_every_op_shape_and_gradients(output_stride, size):
+    torch.manual_seed(0)
+    cell = DensePredictionCell(ALL_OPS_CELL, in_channels=12, channels=16,
+                               output_stride=output_stride)
+    cell.train()
+    x = torch.randn(2, 12, *size)
+    out = cell(x)
+    assert out.shape == (2, 16, *size)
+    out.square().mean().backward()
+    for b, branch in enumerate(cell.branches):
+        for name, p in branch.named_parameters():
+            if name.endswith('weight'):
+                assert p.grad is not None and p.grad.abs().sum() > 0, \
+                    f'branch {b} {name} got no gradient'
+
+
+def test_rates_scale_with_output_stride():
+    spec = [{'op': 'conv', 'kernel': 3, 'rate': [6, 21], 'input': -1}]
+    os16 = DensePredictionCell(spec, 8, 8, output_stride=16)
+    os8 = DensePredictionCell(spec, 8, 8, output_stride=8)
+    assert os16.branches[0].depthwise_conv.conv.dilation == (6, 21)
+    assert os8.branches[0].depthwise_conv.conv.dilation == (12, 42)
+    assert os8.branches[0].depthwise_conv.conv.padding == (12, 42)
+    with pytest.raises(ValueError, match='output_stride'):
+        DensePredictionCell(spec, 8, 8, output_stride=32)
+
+
+def test_branch_inputs_follow_the_dag():
+    """A branch reading branch k sees Y_k, not F: perturbing what branch 0
+    outputs changes branch 1 (which reads it) but not branch 2 (reads F)."""
+    spec = [{'op': 'conv', 'kernel': 1, 'input': -1},
+            {'op': 'conv', 'kernel': 1, 'input': 0},
+            {'op': 'conv', 'kernel': 1, 'input': -1}]
+    cell = DensePredictionCell(spec, 4, 4).eval()
+    x = torch.randn(1, 4, 5, 5)
+    before = cell.branch_outputs(x)
+    with torch.no_grad():
+        cell.branches[0].conv.weight.mul_(3)
+    after = cell.branch_outputs(x)
+    assert not torch.allclose(before[1], after[1])
+    assert torch.allclose(before[2], after[2])
+
+
+def test_branch_contributions():
+    cell = DensePredictionCell(TOP1_CITYSCAPES, 8, 4)
+    with torch.no_grad():
+        cell.project.conv.weight.zero_()
+        cell.project.conv.weight[:, 4:8] = 1  # branch 1's slice
+    assert cell.branch_contributions().tolist() == [0, 16, 0, 0, 0]

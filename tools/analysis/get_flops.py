@@ -1,0 +1,65 @@
+"""Parameters and FLOPs of a segmentor and of its decode head.
+
+    python tools/analysis/get_flops.py CONFIG [--shape H W] [--json OUT]
+
+Counted with mmengine's complexity analysis (fvcore's counting: one fused
+multiply-add is one FLOP, i.e. FLOPs here are the paper's Multiply-Adds).
+Parameters are counted in full (batch-norm affine parameters included);
+the head's figures cover the decode head alone, classifier included.
+"""
+import argparse
+import json
+
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+from mmseg.registry import MODELS
+
+import mmseg_dpc  # noqa: F401
+
+
+def complexity(cfg: Config, shape) -> dict:
+    """``{'model': {...}, 'decode_head': {...}}`` with params and flops."""
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model).eval()
+    x = torch.zeros(1, 3, *shape)
+    with torch.no_grad():
+        whole = get_model_complexity_info(model, inputs=(x, ),
+                                          show_table=False, show_arch=False)
+        feats = model.extract_feat(x)
+        head = get_model_complexity_info(model.decode_head,
+                                         inputs=(list(feats), ),
+                                         show_table=False, show_arch=False)
+    pick = ('params', 'flops', 'params_str', 'flops_str')
+    return dict(input_shape=list(shape),
+                head_type=type(model.decode_head).__name__,
+                model={k: whole[k] for k in pick},
+                decode_head={k: head[k] for k in pick})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config')
+    p.add_argument('--shape', type=int, nargs=2, default=None,
+                   help='input height and width (default: the crop size)')
+    p.add_argument('--json', help='also write the figures to this file')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    a = p.parse_args()
+    cfg = Config.fromfile(a.config)
+    if a.cfg_options:
+        cfg.merge_from_dict(a.cfg_options)
+    shape = a.shape or list(cfg.get('crop_size', (512, 512)))
+    res = complexity(cfg, shape)
+    print(f'{a.config}\ninput {shape[0]}x{shape[1]}')
+    for part in ('model', 'decode_head'):
+        r = res[part]
+        print(f'{part:12s} params {r["params"]:>12,d} ({r["params_str"]})  '
+              f'FLOPs {r["flops"]:>16,d} ({r["flops_str"]})')
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(res, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

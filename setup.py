@@ -31,6 +31,9 @@ setup(
         'mmcv>=2.0.0,<2.2.0',
         'mmsegmentation>=1.2.0,<1.3.0',
         'numpy',
+        # mmengine 0.10.x imports pkg_resources at run time (mmseg:: config
+        # bases, package checks); setuptools 81 removed it
+        'setuptools<81',
         # mmseg imports these at import time but does not declare them
         'ftfy',
         'regex',

@@ -7,6 +7,7 @@ from .version import __version__
 
 register_checkpoint_safe_globals()
 
-from . import datasets, models  # noqa: E402,F401
+from . import datasets, models, search  # noqa: E402,F401
+from .registry import SEARCH_SPACES  # noqa: E402
 
-__all__ = ['__version__']
+__all__ = ['SEARCH_SPACES', '__version__']

@@ -29,9 +29,9 @@ pip="$VENV/bin/python -m pip"
 echo "[install] build tools and torch ($TORCH_SPEC)"
 $pip install -q "setuptools<81" wheel
 # shellcheck disable=SC2086
-$pip install -q $TORCH_SPEC
+$pip install -q "setuptools<81" $TORCH_SPEC
 
-if $pip install -q --only-binary=mmcv "mmcv==$MMCV_VERSION"; then
+if $pip install -q --only-binary=mmcv "mmcv==$MMCV_VERSION" "setuptools<81"; then
     echo "[install] mmcv $MMCV_VERSION from a wheel"
 else
     echo "[install] no mmcv $MMCV_VERSION wheel found: building it from the" \
@@ -42,7 +42,7 @@ else
         "mmcv==$MMCV_VERSION" -d "$src"
     tar xzf "$src/mmcv-$MMCV_VERSION.tar.gz" -C "$src"
     sed -i 's/-std=c++17/-std=c++20/g' "$src/mmcv-$MMCV_VERSION/setup.py"
-    $pip install -q ninja
+    $pip install -q "setuptools<81" ninja
     (cd "$src/mmcv-$MMCV_VERSION" &&
         MMCV_WITH_OPS=1 "$OLDPWD/$VENV/bin/python" -m pip wheel \
             --no-build-isolation --no-deps . -w "$WHEEL_CACHE")
@@ -50,5 +50,6 @@ else
 fi
 
 echo "[install] mmseg-dpc and its dependencies"
-$pip install -q --no-build-isolation -e ".[search,ray,postgres,tests]"
+$pip install -q --no-build-isolation -e ".[search,ray,postgres,tests]" \
+    "setuptools<81"
 "$VENV/bin/python" -c "import mmseg_dpc, mmcv.ops; print('[install] ok: mmseg_dpc', mmseg_dpc.__version__)"

@@ -77,7 +77,10 @@ def _err(index: int, field: str, msg: str) -> ValueError:
     return ValueError(f'DPC spec: branch {index}: field {field!r}: {msg}')
 
 
-def _pair(value: Any, index: int, field: str, allowed: Iterable[int]) -> Pair:
+def _pair(value: Any, index: int, field: str,
+          allowed: Optional[Iterable[int]]) -> Pair:
+    """An ``(h, w)`` pair from an int or a 2-list; ``allowed=None`` admits
+    any positive int."""
     if isinstance(value, bool):
         raise _err(index, field, f'expected an int or [h, w], got {value!r}')
     if isinstance(value, int):
@@ -86,18 +89,21 @@ def _pair(value: Any, index: int, field: str, allowed: Iterable[int]) -> Pair:
             or not all(isinstance(v, int) and not isinstance(v, bool)
                        for v in value)):
         raise _err(index, field, f'expected an int or [h, w], got {value!r}')
-    allowed = tuple(allowed)
     for v in value:
-        if v not in allowed:
+        if allowed is None and v < 1:
+            raise _err(index, field, f'{v} is not a positive integer')
+        if allowed is not None and v not in allowed:
             raise _err(index, field,
                        f'{v} is outside the space {sorted(allowed)}')
     return (value[0], value[1])
 
 
 def parse_branch(index: int, raw: Any,
-                 rates: Iterable[int] = PAPER_RATES,
-                 grids: Iterable[int] = PAPER_GRIDS) -> Branch:
-    """Validate one branch dict (reference format) into a :class:`Branch`."""
+                 rates: Optional[Iterable[int]] = PAPER_RATES,
+                 grids: Optional[Iterable[int]] = PAPER_GRIDS) -> Branch:
+    """Validate one branch dict (reference format) into a :class:`Branch`.
+    ``rates``/``grids`` are the allowed values; ``None`` admits any positive
+    int."""
     if isinstance(raw, Branch):
         raw = raw.to_dict()
     if not isinstance(raw, Mapping):
@@ -150,8 +156,9 @@ def parse_branch(index: int, raw: Any,
 
 
 def parse_cell(spec: CellLike,
-               rates: Iterable[int] = PAPER_RATES,
-               grids: Iterable[int] = PAPER_GRIDS) -> Tuple[Branch, ...]:
+               rates: Optional[Iterable[int]] = PAPER_RATES,
+               grids: Optional[Iterable[int]] = PAPER_GRIDS
+               ) -> Tuple[Branch, ...]:
     """Validate a cell given as a JSON file path, JSON text's list, or
     branches, and return it as a tuple of :class:`Branch`.
 
@@ -171,7 +178,8 @@ def parse_cell(spec: CellLike,
     if len(spec) == 0:
         raise ValueError('DPC spec: the cell is empty (it needs at least one '
                          'branch)')
-    rates, grids = tuple(rates), tuple(grids)
+    rates = None if rates is None else tuple(rates)
+    grids = None if grids is None else tuple(grids)
     return tuple(
         parse_branch(i, b, rates, grids) for i, b in enumerate(spec))
 

@@ -1,0 +1,73 @@
+import pytest
+import torch
+from mmengine.analysis import get_model_complexity_info
+from mmseg.registry import MODELS
+
+from mmseg_dpc.models.utils import TOP1_CITYSCAPES, parse_cell
+from mmseg_dpc.search import (Architecture, DPCSearchSpace, cell_cost,
+                              head_cost)
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_released_cell_closed_form():
+    cell = parse_cell(TOP1_CITYSCAPES)
+    assert cell_cost(cell, 2048, (65, 129)).params == 1_150_976
+    assert cell_cost(cell, 320, (65, 129)).params == 689_600
+    paper = cell_cost(cell, 2048, (65, 129))
+    assert paper.paper_params == 814_080
+    assert cell_cost(cell, 320, (65, 129)).paper_params == 356_160
+    # The paper's MAdds (Table 1, module only, 65x129 features): branch
+    # convs x H x W = 6.83B on Xception, 2.99B on MobileNet-v2 (paper: 6.84B,
+    # 3.00B). Our madds add the projection's multiply-adds on top.
+    hw = 65 * 129
+    for c, paper_weights in ((2048, 814_080), (320, 356_160)):
+        cost = cell_cost(cell, c, (65, 129))
+        projection = 5 * 256 * 256 * hw
+        assert cost.madds - projection == paper_weights * hw
+    assert round(814_080 * hw / 1e9, 2) == 6.83
+
+
+@pytest.mark.parametrize('decoder', [False, True])
+def test_every_sampled_head_matches_prediction(decoder):
+    space = DPCSearchSpace()
+    kw = dict(in_channels=24, channels=16, num_classes=3)
+    if decoder:
+        kw.update(c1_in_channels=8, c1_channels=4)
+    for arch in space.samples(25, seed=11 + decoder):
+        head = MODELS.build(arch.head_config(norm_cfg=dict(type='BN'), **kw))
+        pred = head_cost(arch.branches, feature_size=(9, 11),
+                         c1_size=(33, 41) if decoder else None, **kw)
+        assert n_params(head) == pred.params, arch
+
+
+ALL_OPS = Architecture([
+    dict(op='conv', kernel=3, rate=[6, 21], input=-1),
+    dict(op='pyramid_pooling', grid_size=[1, 1], input=-1),
+    dict(op='pyramid_pooling', grid_size=[2, 8], input=0),
+    dict(op='conv', kernel=1, input=2),
+    dict(op='conv', kernel=3, rate=[1, 1], input=3),
+])
+
+
+@pytest.mark.parametrize('decoder', [False, True])
+def test_flops_match_mmengine_counter(decoder):
+    space = DPCSearchSpace()
+    kw = dict(in_channels=24, channels=16, num_classes=3)
+    feats = [torch.zeros(1, 24, 9, 11)]
+    if decoder:
+        kw.update(c1_in_channels=8, c1_channels=4)
+        feats.insert(0, torch.zeros(1, 8, 33, 41))
+    archs = [ALL_OPS] + list(space.samples(5, seed=5))
+    for arch in archs:
+        head = MODELS.build(arch.head_config(
+            norm_cfg=dict(type='BN'), in_index=-1, **kw)).eval()
+        counted = get_model_complexity_info(head, inputs=(feats, ),
+                                            show_table=False,
+                                            show_arch=False)
+        pred = head_cost(arch.branches, feature_size=(9, 11),
+                         c1_size=(33, 41) if decoder else None, **kw)
+        assert counted['flops'] == pred.flops, arch
+        assert counted['params'] == pred.params

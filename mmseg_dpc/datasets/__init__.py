@@ -1,8 +1,9 @@
+from .cached_features import CachedFeatureDataset
 from .pascal_person_part import PascalPersonPartDataset
 from .synthetic_shapes import (SyntheticShapesDataset,
                                generate_synthetic_shapes)
 
 __all__ = [
-    'PascalPersonPartDataset', 'SyntheticShapesDataset',
-    'generate_synthetic_shapes'
+    'CachedFeatureDataset', 'PascalPersonPartDataset',
+    'SyntheticShapesDataset', 'generate_synthetic_shapes'
 ]

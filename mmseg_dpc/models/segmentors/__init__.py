@@ -1,0 +1,3 @@
+from .cached_feature_segmentor import CachedFeatureSegmentor
+
+__all__ = ['CachedFeatureSegmentor']

@@ -15,9 +15,9 @@ CONFIGS = [c for c in CONFIGS if '/_base_/' not in c]
 
 def test_configs_follow_mmseg_naming():
     import re
-    pattern = re.compile(r'^[a-z0-9v+]+_[a-z0-9.-]+_\d+xb\d+-[0-9k]+_'
+    pattern = re.compile(r'^[a-z0-9v+-]+_[a-z0-9.-]+_\d+xb\d+-[0-9k]+_'
                          r'[a-z0-9-]+-\d+x\d+\.py$')
-    assert len(CONFIGS) >= 14
+    assert len(CONFIGS) >= 18
     for c in CONFIGS:
         assert pattern.match(osp.basename(c)), osp.basename(c)
 
@@ -28,13 +28,21 @@ def test_config_builds(path):
     assert 'mmseg_dpc' in cfg.custom_imports['imports']
     model = MODELS.build(cfg.model)
     head = model.decode_head
-    expected = 'DPCHead' if '/dpc/' in path else 'DepthwiseSeparableASPPHead'
+    expected = ('DepthwiseSeparableASPPHead' if '/deeplabv3plus/' in path
+                else 'DPCHead')
     assert type(head).__name__ == expected
     num_classes = {'cityscapes': 19, 'voc12aug': 21, 'person-part': 7,
                    'synthetic-shapes': 5}
     ds = next(k for k in num_classes if k in osp.basename(path))
     assert head.num_classes == num_classes[ds]
-    if 'synthetic' in path:  # small enough to run here
+    if '/proxy/' in path:
+        assert type(model).__name__ == 'CachedFeatureSegmentor'
+        assert {'feature_source', 'feature_levels', 'cache_root'} <= set(cfg)
+        source = Config.fromfile(osp.join(REPO, cfg.feature_source))
+        # the proxy's head reads the cached level of the source backbone
+        assert source.model.backbone.out_indices[cfg.feature_levels[0]] == 6
+        assert head.in_channels == source.model.decode_head.in_channels
+    elif 'synthetic' in path:  # small enough to run here
         model.eval()
         with torch.no_grad():
             out = model(torch.zeros(1, 3, 64, 64))

@@ -1,0 +1,429 @@
+"""The search driver: sample, generate configs, launch, collect, resume.
+
+The study lives in an Optuna storage (SQLite in the work dir by default, or
+any RDB URL such as PostgreSQL, shared by drivers on many machines). Trials
+are admitted in the order they started: a trial runs only if fewer than
+``num_trials`` trials that started before it are running or complete, and
+no trial that started before it holds the same architecture (canonical
+form). So several drivers, restarts and retries end with exactly
+``num_trials`` complete trials and no architecture trained twice.
+
+Drivers heartbeat their running trials; a trial whose driver died is failed
+once its heartbeat is older than the grace period, and retried (Optuna's
+``RetryFailedTrialCallback``) up to ``max_retries`` times.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import optuna
+from mmengine.config import Config
+from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.trial import TrialState
+
+from ..proxy.feature_cache import read_manifest
+from ..registry import SEARCH_SPACES
+from .architecture import Architecture
+from .cost import head_cost
+from .launchers import LocalLauncher, RayLauncher
+from .leaderboard import write_leaderboard
+from .optuna_adapter import OptunaSpaceAdapter
+from .rerank import Reranker
+from .trial import (COMPLETE, FAILED, read_metrics, tail, train_command,
+                    trial_dir_name, write_result, write_trial_config)
+
+STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
+# heartbeats and stale-trial failing are used with ask/tell on purpose
+warnings.filterwarnings('ignore', message='Heartbeat of storage')
+warnings.filterwarnings('ignore', category=optuna.exceptions.ExperimentalWarning)
+COST_OBJECTIVES = ('params', 'flops')
+
+
+@dataclass
+class _Run:
+    trial: optuna.Trial
+    arch: Architecture
+    dir: str
+    cost: Dict[str, int]
+    start: float
+
+
+def fmt_time(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
+
+
+class SearchDriver:
+    """Runs the search a search config describes (see
+    ``configs/search/``).
+
+    Args:
+        cfg: the search config.
+        work_dir: where trials, the study (SQLite) and results go.
+        workers: concurrent trials (local launcher) or max concurrent Ray
+            tasks (``None``: as many as the cluster's CPUs allow).
+        launcher: ``'local'`` or ``'ray'``.
+        storage: an Optuna storage URL (default: SQLite in ``work_dir``).
+        ray_address: the Ray cluster (``None``: a local Ray runtime).
+        resume: require an existing study to continue.
+    """
+
+    def __init__(self, cfg: Config, work_dir: str, workers: int = 1,
+                 launcher: str = 'local', storage: Optional[str] = None,
+                 ray_address: Optional[str] = None,
+                 resume: bool = False) -> None:
+        self.cfg = cfg
+        self.work_dir = osp.abspath(work_dir)
+        os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
+        self.num_trials = int(cfg.num_trials)
+        self.timeout = cfg.get('trial_timeout')
+        self.max_retries = int(cfg.get('max_retries', 1))
+        self.poll_interval = float(cfg.get('poll_interval', 0.5))
+        self.space = SEARCH_SPACES.build(cfg.search_space)
+        self.adapter = OptunaSpaceAdapter(self.space)
+        self.distributions = self.adapter.distributions()
+        self.objectives = self._objectives(cfg.get('objectives', [
+            dict(name='mIoU', direction='maximize')]))
+        self.constraints = dict(cfg.get('constraints', {}) or {})
+        self.proxy_config = cfg.proxy_config
+        self.proxy_options = cfg.get('proxy_cfg_options', {}) or {}
+        self.seed = int(cfg.get('seed', 0))
+        self._cost_shape = self._proxy_cost_shape()
+
+        hb = cfg.get('heartbeat', {}) or {}
+        url = storage or f'sqlite:///{osp.join(self.work_dir, "study.db")}'
+        self.retry = RetryFailedTrialCallback(max_retry=self.max_retries)
+        self.storage = RDBStorage(
+            url, heartbeat_interval=int(hb.get('interval', 10)),
+            grace_period=int(hb.get('grace_period', 30)),
+            failed_trial_callback=self.retry,
+            engine_kwargs=dict(pool_pre_ping=True))
+        self.study_name = cfg.get('study_name', 'dpc-search')
+        exists = self.study_name in [
+            s.study_name for s in optuna.study.get_all_study_summaries(
+                self.storage)]
+        if resume and not exists:
+            raise ValueError(f'--resume: no study {self.study_name!r} in '
+                             f'{url}')
+        strategy = dict(cfg.get('strategy', dict(type='random')))
+        self.strategy = strategy.pop('type')
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
+                             f'got {self.strategy!r}')
+        self.strategy_kw = strategy
+        self.study = optuna.create_study(
+            study_name=self.study_name, storage=self.storage,
+            load_if_exists=True, sampler=self._sampler(),
+            directions=[o['direction'] for o in self.objectives])
+        self.rng = random.Random(self.strategy_kw.get('seed', self.seed))
+        self.launcher = self._launcher(launcher, workers, ray_address)
+        self.reranker = Reranker(self) if cfg.get('rerank') else None
+        self.own: Dict[int, _Run] = {}
+        self.session_walls: List[float] = []
+
+    # --- set-up -------------------------------------------------------
+    @staticmethod
+    def _objectives(objs) -> List[Dict[str, str]]:
+        out = []
+        for o in objs:
+            o = dict(o)
+            if o.get('direction') not in ('maximize', 'minimize'):
+                raise ValueError(f'objective {o}: direction must be '
+                                 'maximize or minimize')
+            out.append(o)
+        if not out:
+            raise ValueError('objectives is empty')
+        return out
+
+    def _sampler(self) -> optuna.samplers.BaseSampler:
+        kw = dict(self.strategy_kw)
+        seed = kw.pop('seed', self.seed)
+        if self.strategy in ('random', 'evolution'):
+            return optuna.samplers.RandomSampler(seed=seed)
+        if self.strategy == 'tpe':
+            return optuna.samplers.TPESampler(seed=seed, **kw)
+        return optuna.samplers.NSGAIISampler(seed=seed, **kw)
+
+    def _launcher(self, kind: str, workers: int, address: Optional[str]):
+        resources = self.cfg.get('resources', {}) or {}
+        if kind == 'local':
+            return LocalLauncher(workers, gpus=resources.get('gpus', ()))
+        if kind == 'ray':
+            return RayLauncher(address, resources.get('cpus_per_trial', 1),
+                               resources.get('gpus_per_trial', 0),
+                               max_concurrent=workers)
+        raise ValueError(f'launcher must be local or ray, got {kind!r}')
+
+    def _proxy_cost_shape(self) -> Dict[str, Any]:
+        """Head settings and cached feature size, for trial cost."""
+        proxy = Config.fromfile(self.proxy_config)
+        proxy.merge_from_dict(self.proxy_options)
+        head = proxy.model.decode_head
+        root = proxy.train_dataloader.dataset.data_root
+        split = proxy.train_dataloader.dataset.get('split', 'train')
+        try:
+            m = read_manifest(osp.join(root, split))
+        except ValueError as e:
+            raise ValueError(f'{e}\nBuild the proxy feature cache first: '
+                             f'python tools/cache_features.py '
+                             f'{self.proxy_config}') from e
+        idx = head.get('in_index', -1)
+        shape = m['feature_shapes'][idx]
+        return dict(in_channels=head.in_channels, channels=head.channels,
+                    num_classes=head.num_classes,
+                    feature_size=tuple(shape[1:]))
+
+    def cost(self, arch: Architecture) -> Dict[str, int]:
+        c = head_cost(arch.branches, **self._cost_shape)
+        return dict(params=c.params, flops=c.flops)
+
+    # --- study bookkeeping ---------------------------------------------
+    def _arch_of(self, t) -> Optional[Architecture]:
+        if len(t.params) < len(self.distributions):
+            return None
+        return self.adapter.from_params(t.params)
+
+    @staticmethod
+    def _order(t) -> Tuple[float, int]:
+        start = t.datetime_start.timestamp() if t.datetime_start else 0.0
+        return (start, t.number)
+
+    @staticmethod
+    def _counted(t) -> bool:
+        return (t.state in (TrialState.RUNNING, TrialState.COMPLETE)
+                and 'skipped' not in t.user_attrs)
+
+    def _admit(self, trial: optuna.Trial,
+               arch: Architecture) -> Optional[str]:
+        """``None`` to run ``trial``, else why it is skipped."""
+        me = None
+        for _ in range(100):  # wait out trials still being asked
+            trials = self.study.get_trials(deepcopy=False)
+            me = next(t for t in trials if t.number == trial.number)
+            earlier = [t for t in trials if self._counted(t)
+                       and t.number != trial.number
+                       and self._order(t) < self._order(me)]
+            if all(self._arch_of(t) is not None for t in earlier):
+                break
+            time.sleep(0.05)
+        for t in earlier:
+            if self._arch_of(t) == arch:
+                return f'duplicate of trial {t.number}'
+        if len(earlier) >= self.num_trials:
+            return 'quota full'
+        cost = self.cost(arch)
+        for key in COST_OBJECTIVES:
+            limit = self.constraints.get(f'max_{key}')
+            if limit is not None and cost[key] > limit:
+                return f'infeasible: {key} {cost[key]:,} > max_{key} {limit:,}'
+        return None
+
+    def _next_trial(self) -> optuna.Trial:
+        if self.strategy == 'evolution':
+            self._enqueue_child()
+        return self.study.ask(self.distributions)
+
+    def _enqueue_child(self) -> None:
+        """Regularized evolution (Real et al. 2019): tournament over the
+        youngest ``population_size`` complete trials, mutate the winner."""
+        size = self.strategy_kw.get('population_size', 20)
+        sample = self.strategy_kw.get('sample_size', 5)
+        waiting = self.study.get_trials(deepcopy=False,
+                                        states=(TrialState.WAITING, ))
+        if waiting:  # retries go first
+            return
+        done = [t for t in self.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, ))
+            if 'skipped' not in t.user_attrs]
+        if len(done) < size:
+            return  # the initial population is random
+        population = sorted(done, key=self._order)[-size:]  # aging
+        contenders = self.rng.sample(population, min(sample, len(population)))
+        sign = 1 if self.objectives[0]['direction'] == 'maximize' else -1
+        parent = max(contenders, key=lambda t: sign * t.values[0])
+        child = self.space.mutate(self._arch_of(parent), self.rng)
+        self.study.enqueue_trial(self.adapter.params(child),
+                                 user_attrs=dict(parent=parent.number))
+
+    def status(self) -> Dict[str, int]:
+        trials = self.study.get_trials(deepcopy=False)
+        counted = [t for t in trials if 'skipped' not in t.user_attrs]
+        return dict(
+            complete=sum(t.state == TrialState.COMPLETE for t in counted),
+            running=sum(t.state == TrialState.RUNNING for t in counted),
+            failed=sum(t.state == TrialState.FAIL for t in counted),
+            skipped=len(trials) - len(counted))
+
+    # --- running --------------------------------------------------------
+    def _launch(self) -> Optional[str]:
+        """Ask for a trial and start it; returns why it was skipped."""
+        trial = self._next_trial()
+        arch = self.adapter.from_params(trial.params)
+        trial.set_user_attr('arch_hash', arch.hash)
+        trial.set_user_attr('arch', arch.to_json())
+        reason = self._admit(trial, arch)
+        if reason is not None:
+            trial.set_user_attr('skipped', reason)
+            self.study.tell(trial, state=TrialState.PRUNED)
+            if not reason.startswith('quota'):
+                print(f'[search] trial {trial.number} ({arch.hash}) '
+                      f'skipped: {reason}')
+            return reason
+        run_dir = osp.join(self.work_dir, 'trials',
+                           trial_dir_name(trial.number, arch))
+        cost = self.cost(arch)
+        trial.set_user_attr('trial_dir', run_dir)
+        for k, v in cost.items():
+            trial.set_user_attr(k, v)
+        try:
+            config = write_trial_config(self.proxy_config, arch, run_dir,
+                                        self.proxy_options,
+                                        seed=self.seed)
+        except Exception as e:  # a broken proxy config fails this trial
+            self._tell_failed(trial, run_dir, arch, cost, 0.0,
+                              f'cannot write config: {e}')
+            return None
+        self.launcher.submit(
+            trial.number, train_command(config, run_dir),
+            osp.join(run_dir, 'train.log'), self.timeout,
+            env=self._trial_env())
+        self.own[trial.number] = _Run(trial, arch, run_dir, cost, time.time())
+        print(f'[search] trial {trial.number} ({arch.hash}) started: '
+              f'{arch}')
+        return None
+
+    def _trial_env(self) -> Dict[str, str]:
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        env.setdefault('OMP_NUM_THREADS', str(self.cfg.get(
+            'threads_per_trial', max(1, (os.cpu_count() or 1) //
+                                     max(1, self.launcher.workers)))))
+        return env
+
+    def _result(self, run: _Run, wall: float, status: str,
+                metrics: Optional[dict] = None,
+                error: Optional[str] = None) -> Dict[str, Any]:
+        return dict(trial=run.trial.number, arch_hash=run.arch.hash,
+                    arch=run.arch.to_list(), status=status,
+                    metrics=metrics or {}, **run.cost, wall_time=wall,
+                    error=error, config=osp.join(run.dir, 'config.py'))
+
+    def _tell_failed(self, trial, run_dir, arch, cost, wall, error) -> None:
+        run = _Run(trial, arch, run_dir, cost, time.time())
+        os.makedirs(run_dir, exist_ok=True)
+        write_result(run_dir, self._result(run, wall, FAILED, error=error))
+        trial.set_user_attr('error', error)
+        trial.set_user_attr('wall_time', wall)
+        self.study.tell(trial, state=TrialState.FAIL)
+        print(f'[search] trial {trial.number} ({arch.hash}) FAILED: '
+              f'{error.splitlines()[0] if error else ""}')
+        self.retry(self.study, self.study._storage.get_trial(trial._trial_id))
+
+    def _collect(self, fin) -> None:
+        run = self.own.pop(fin.key)
+        log = osp.join(run.dir, 'train.log')
+        error = None
+        if fin.timed_out:
+            error = f'timeout after {self.timeout}s'
+        elif fin.returncode != 0:
+            error = (f'exit code {fin.returncode}; end of train.log:\n'
+                     f'{tail(log)}')
+        else:
+            try:
+                metrics = read_metrics(run.dir)
+            except ValueError as e:
+                error = str(e)
+        if error is not None:
+            self._tell_failed(run.trial, run.dir, run.arch, run.cost,
+                              fin.wall_time, error)
+            return
+        values = [metrics[o['name']] if o['name'] in metrics else
+                  run.cost[o['name']] for o in self.objectives]
+        write_result(run.dir, self._result(run, fin.wall_time, COMPLETE,
+                                           metrics))
+        for k, v in metrics.items():
+            run.trial.set_user_attr(k, v)
+        run.trial.set_user_attr('wall_time', fin.wall_time)
+        self.study.tell(run.trial, values)
+        self.session_walls.append(fin.wall_time)
+        print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
+              f'complete: mIoU {metrics.get("mIoU", float("nan")):.2f}, '
+              f'{run.cost["flops"] / 1e6:.1f} MFLOPs, '
+              f'{fin.wall_time:.1f}s')
+
+    def progress(self, start: float) -> str:
+        st = self.status()
+        best = ''
+        done = [t for t in self.study.get_trials(
+            deepcopy=False, states=(TrialState.COMPLETE, ))
+            if 'skipped' not in t.user_attrs]
+        if done:
+            sign = 1 if self.objectives[0]['direction'] == 'maximize' else -1
+            b = max(done, key=lambda t: sign * t.values[0])
+            best = (f' | best {self.objectives[0]["name"]} '
+                    f'{b.values[0]:.2f} (trial {b.number}, '
+                    f'{b.user_attrs.get("arch_hash")})')
+        elapsed = time.time() - start
+        left = self.num_trials - st['complete']
+        eta = ''
+        if self.session_walls and left > 0:
+            per = sum(self.session_walls) / len(self.session_walls)
+            eta = f', ETA {fmt_time(per * left / self.launcher.workers)}'
+        return (f'[search] {st["complete"]}/{self.num_trials} done, '
+                f'{st["running"]} running, {st["failed"]} failed{best} | '
+                f'elapsed {fmt_time(elapsed)}{eta}')
+
+    def run(self) -> Dict[str, Any]:
+        """Run until ``num_trials`` trials are complete, then re-rank;
+        returns the summary written to ``summary.json``."""
+        start = time.time()
+        last_print = 0.0
+        print(f'[search] study {self.study_name!r}, {self.space}, '
+              f'{self.space.size:.3g} cells, strategy {self.strategy}, '
+              f'{self.num_trials} trials, {self.launcher.workers} workers')
+        try:
+            while True:
+                optuna.storages.fail_stale_trials(self.study)
+                finished = self.launcher.poll()
+                for fin in finished:
+                    self._collect(fin)
+                for run in self.own.values():
+                    self.storage.record_heartbeat(run.trial._trial_id)
+                st = self.status()
+                if st['complete'] >= self.num_trials and not self.own:
+                    break
+                launched = False
+                skips = 0
+                while (self.launcher.free_slots > 0
+                       and st['complete'] + st['running'] < self.num_trials):
+                    reason = self._launch()
+                    launched = True
+                    st = self.status()
+                    if reason and reason.startswith('quota'):
+                        break  # another driver's trial is being admitted
+                    skips = skips + 1 if reason else 0
+                    if skips >= 1000:
+                        raise RuntimeError(
+                            '1000 samples in a row were duplicates or '
+                            'infeasible: the space (or its feasible part) '
+                            'has fewer architectures than num_trials')
+                if finished or launched or time.time() - last_print > 30:
+                    print(self.progress(start), flush=True)
+                    last_print = time.time()
+                    write_leaderboard(self)
+                time.sleep(self.poll_interval)
+        finally:
+            self.launcher.shutdown()
+        print(self.progress(start))
+        summary = write_leaderboard(self)
+        if self.reranker is not None:
+            summary['rerank'] = self.reranker.run()
+            summary = write_leaderboard(self)
+        print(f'[search] leaderboard: {summary["leaderboard_csv"]}')
+        return summary

@@ -1,0 +1,181 @@
+"""Where trials run: a local pool of processes, or Ray tasks.
+
+Each trial is a separate process (``tools/train.py``): a crash, an
+out-of-memory kill or a NaN loss ends that trial, never the search.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+
+@dataclass
+class Finished:
+    """Outcome of one trial process."""
+    key: object
+    returncode: Optional[int]
+    wall_time: float
+    timed_out: bool = False
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it when its parent (the
+    driver) dies, so a killed driver leaves no orphan training (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, 9)  # PDEATHSIG
+    except OSError:
+        pass
+
+
+def run_command(cmd: Sequence[str], env: Dict[str, str], log_path: str,
+                timeout: Optional[float]) -> Tuple[Optional[int], float, bool]:
+    """Run ``cmd`` to completion with output to ``log_path``; kill it after
+    ``timeout`` seconds. Returns ``(returncode, wall seconds, timed out)``."""
+    start = time.time()
+    with open(log_path, 'ab') as log:
+        proc = subprocess.Popen(list(cmd), env=env, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent)
+        try:
+            rc = proc.wait(timeout=timeout)
+            return rc, time.time() - start, False
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            return None, time.time() - start, True
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, 9)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+@dataclass
+class _Running:
+    proc: subprocess.Popen
+    start: float
+    timeout: Optional[float]
+    log: object
+
+
+class LocalLauncher:
+    """Up to ``workers`` trial processes at once on this machine, each
+    pinned to its own GPU through ``CUDA_VISIBLE_DEVICES`` (none here when
+    ``gpus`` is empty: CPU)."""
+
+    def __init__(self, workers: int = 1, gpus: Sequence[int] = ()) -> None:
+        if workers < 1:
+            raise ValueError(f'workers must be >= 1, got {workers}')
+        self.workers = workers
+        self.gpus = list(gpus)
+        self.running: Dict[object, _Running] = {}
+        self._slots: Dict[object, int] = {}
+
+    @property
+    def free_slots(self) -> int:
+        return self.workers - len(self.running)
+
+    def submit(self, key, cmd: Sequence[str], log_path: str,
+               timeout: Optional[float], env: Optional[dict] = None) -> None:
+        slot = min(set(range(self.workers)) - set(self._slots.values()))
+        env = dict(os.environ if env is None else env)
+        env['CUDA_VISIBLE_DEVICES'] = (str(self.gpus[slot % len(self.gpus)])
+                                       if self.gpus else '')
+        log = open(log_path, 'ab')
+        proc = subprocess.Popen(list(cmd), env=env, stdout=log,
+                                stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent)
+        self.running[key] = _Running(proc, time.time(), timeout, log)
+        self._slots[key] = slot
+
+    def poll(self) -> List[Finished]:
+        done = []
+        for key, r in list(self.running.items()):
+            rc = r.proc.poll()
+            elapsed = time.time() - r.start
+            timed_out = rc is None and r.timeout is not None \
+                and elapsed > r.timeout
+            if timed_out:
+                _kill_group(r.proc)
+            if rc is not None or timed_out:
+                r.log.close()
+                del self.running[key], self._slots[key]
+                done.append(Finished(key, rc, elapsed, timed_out))
+        return done
+
+    def shutdown(self) -> None:
+        for r in self.running.values():
+            _kill_group(r.proc)
+            r.log.close()
+        self.running.clear()
+        self._slots.clear()
+
+
+class RayLauncher:
+    """Each trial as a Ray task with the configured CPUs/GPUs, on the
+    cluster at ``address`` or a local Ray runtime. Ray assigns the GPUs and
+    sets ``CUDA_VISIBLE_DEVICES`` for the task; the trial process inherits
+    it."""
+
+    def __init__(self, address: Optional[str] = None, num_cpus: float = 1,
+                 num_gpus: float = 0, max_concurrent: Optional[int] = None,
+                 init_kwargs: Optional[dict] = None) -> None:
+        import ray
+        self.ray = ray
+        if not ray.is_initialized():
+            kwargs = dict(include_dashboard=False, log_to_driver=False)
+            kwargs.update(init_kwargs or {})
+            ray.init(address=address, **kwargs)
+        self.task = ray.remote(_ray_run).options(num_cpus=num_cpus,
+                                                 num_gpus=num_gpus)
+        total = ray.cluster_resources().get('CPU', 1)
+        self.workers = max_concurrent or max(1, int(total // max(num_cpus,
+                                                                 1e-6)))
+        self.refs: Dict[object, object] = {}
+
+    @property
+    def free_slots(self) -> int:
+        return self.workers - len(self.refs)
+
+    def submit(self, key, cmd: Sequence[str], log_path: str,
+               timeout: Optional[float], env: Optional[dict] = None) -> None:
+        env = dict(os.environ if env is None else env)
+        self.refs[key] = self.task.remote(list(cmd), env, log_path, timeout)
+
+    def poll(self) -> List[Finished]:
+        if not self.refs:
+            return []
+        keys = {ref: key for key, ref in self.refs.items()}
+        ready, _ = self.ray.wait(list(keys), num_returns=len(keys),
+                                 timeout=0)
+        done = []
+        for ref in ready:
+            key = keys[ref]
+            del self.refs[key]
+            try:
+                rc, wall, timed_out = self.ray.get(ref)
+            except Exception as e:  # the task itself died (node lost, ...)
+                rc, wall, timed_out = -1, 0.0, False
+                print(f'[search] ray task of trial {key} failed: {e}')
+            done.append(Finished(key, rc, wall, timed_out))
+        return done
+
+    def shutdown(self) -> None:
+        for ref in self.refs.values():
+            self.ray.cancel(ref, force=True)
+        self.refs.clear()
+
+
+def _ray_run(cmd, env, log_path, timeout):
+    gpu_env = os.environ.get('CUDA_VISIBLE_DEVICES')
+    if gpu_env is not None:  # Ray's assignment for this task
+        env = dict(env, CUDA_VISIBLE_DEVICES=gpu_env)
+    return run_command(cmd, env, log_path, timeout)

@@ -11,16 +11,11 @@ the study. With --storage postgresql://..., drivers on many machines share
 one study.
 """
 import argparse
-import os.path as osp
+import os
 import sys
 
-from mmengine.config import Config, DictAction
 
-import mmseg_dpc  # noqa: F401
-from mmseg_dpc.search.driver import SearchDriver
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config', help='search config')
     p.add_argument('--work-dir', help='default: work_dirs/<config name>')
@@ -35,14 +30,43 @@ def main() -> None:
     p.add_argument('--resume', action='store_true',
                    help='continue an existing study (error if none); '
                    'without it an existing study is continued too')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    a = p.parse_args()
+    # parsed as mmengine's DictAction once mmengine is imported
+    p.add_argument('--cfg-options', nargs='+', default=[])
+    return p.parse_args()
+
+
+def start_fork_server() -> None:
+    """Start the warm fork server of the local launcher now, so it imports
+    torch and mmseg while this driver does the same."""
+    import multiprocessing
+    from multiprocessing import forkserver
+    multiprocessing.get_context('forkserver').set_forkserver_preload(
+        ['mmseg_dpc.search.trial_process'])
+    forkserver.ensure_running()
+
+
+def main() -> int:
+    a = parse_args()
+    if a.launcher == 'local':
+        start_fork_server()
+    import os.path as osp
+
+    from mmengine.config import Config, DictAction
+
+    import mmseg_dpc  # noqa: F401
+    from mmseg_dpc.search.driver import SearchDriver
+    options = {}
+    if a.cfg_options:
+        parser = argparse.ArgumentParser()
+        parser.add_argument('--o', nargs='+', action=DictAction)
+        options = parser.parse_args(['--o', *a.cfg_options]).o
     try:
         cfg = Config.fromfile(a.config)
     except Exception as e:
-        sys.exit(f'error: cannot load search config {a.config}: {e}')
-    if a.cfg_options:
-        cfg.merge_from_dict(a.cfg_options)
+        print(f'error: cannot load search config {a.config}: {e}',
+              file=sys.stderr)
+        return 2
+    cfg.merge_from_dict(options)
     work_dir = a.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(a.config))[0])
     workers = a.workers or (1 if a.launcher == 'local' else None)
@@ -51,9 +75,16 @@ def main() -> None:
                               launcher=a.launcher, storage=a.storage,
                               ray_address=a.ray_address, resume=a.resume)
     except (ValueError, KeyError) as e:
-        sys.exit(f'error: {e}')
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     driver.run()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    code = main()
+    # Everything is written and every trial has ended; skip the seconds
+    # of interpreter teardown that torch and the fork server cost.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -3,15 +3,22 @@
     python tools/train.py CONFIG [--work-dir D] [--resume] [--amp]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
-import argparse
-import logging
+import time
 
-from mmengine.logging import print_log
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
+_PROCESS_START = time.time()
 
-import mmseg_dpc  # noqa: F401  (registers DPCHead & co.)
-from mmseg_dpc.utils.config import add_common_args, load_config
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import os.path as osp  # noqa: E402
+
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from mmseg.registry import RUNNERS  # noqa: E402
+
+import mmseg_dpc  # noqa: F401,E402  (registers DPCHead & co.)
+from mmseg_dpc.utils.config import add_common_args, load_config  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,7 +50,12 @@ def main() -> None:
     cfg.resume = args.resume
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
+    start = time.time()
     runner.train()
+    if is_main_process():  # where the time went (read by tools/search.py)
+        with open(osp.join(cfg.work_dir, 'timing.json'), 'w') as f:
+            json.dump(dict(startup_s=start - _PROCESS_START,
+                           train_s=time.time() - start), f)
 
 
 if __name__ == '__main__':

@@ -13,11 +13,11 @@ search_space = dict(
 proxy_config = \
     'configs/proxy/dpc-proxy_mobilenet-v2-d16_1xb8-1k_synthetic-shapes-128x128.py'
 proxy_cfg_options = dict(
-    train_cfg=dict(max_iters=150, val_interval=150),
+    train_cfg=dict(max_iters=300, val_interval=300),
     param_scheduler=[dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0,
-                          end=150, by_epoch=False)],
-    default_hooks=dict(checkpoint=dict(interval=150),
-                       logger=dict(interval=50)))
+                          end=300, by_epoch=False)],
+    default_hooks=dict(checkpoint=dict(interval=300),
+                       logger=dict(interval=100)))
 # 'random' (the paper's) | 'evolution' (regularized: population_size,
 # sample_size) | 'tpe' | 'nsga2' (population_size), each with a seed
 strategy = dict(type='random', seed=0)

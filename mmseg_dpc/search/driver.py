@@ -35,8 +35,9 @@ from .launchers import LocalLauncher, RayLauncher
 from .leaderboard import write_leaderboard
 from .optuna_adapter import OptunaSpaceAdapter
 from .rerank import Reranker
-from .trial import (COMPLETE, FAILED, read_metrics, tail, train_command,
-                    trial_dir_name, write_result, write_trial_config)
+from .trial import (COMPLETE, FAILED, read_metrics, read_timing, tail,
+                    train_command, trial_dir_name, write_result,
+                    write_trial_config)
 
 STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
 # heartbeats and stale-trial failing are used with ask/tell on purpose
@@ -126,6 +127,7 @@ class SearchDriver:
         self.launcher = self._launcher(launcher, workers, ray_address)
         self.reranker = Reranker(self) if cfg.get('rerank') else None
         self.own: Dict[int, _Run] = {}
+        self.prepared: Optional[_Run] = None
         self.session_walls: List[float] = []
 
     # --- set-up -------------------------------------------------------
@@ -262,8 +264,10 @@ class SearchDriver:
             skipped=len(trials) - len(counted))
 
     # --- running --------------------------------------------------------
-    def _launch(self) -> Optional[str]:
-        """Ask for a trial and start it; returns why it was skipped."""
+    def _prepare(self) -> Optional[str]:
+        """Ask for a trial, admit it and write its config, ready to start
+        when a slot frees (so the next trial starts without delay). Returns
+        why it was skipped, if it was."""
         trial = self._next_trial()
         arch = self.adapter.from_params(trial.params)
         trial.set_user_attr('arch_hash', arch.hash)
@@ -283,21 +287,50 @@ class SearchDriver:
         for k, v in cost.items():
             trial.set_user_attr(k, v)
         try:
-            config = write_trial_config(self.proxy_config, arch, run_dir,
-                                        self.proxy_options,
-                                        seed=self.seed)
+            write_trial_config(self.proxy_config, arch, run_dir,
+                               self.proxy_options, seed=self.seed)
         except Exception as e:  # a broken proxy config fails this trial
             self._tell_failed(trial, run_dir, arch, cost, 0.0,
                               f'cannot write config: {e}')
             return None
-        self.launcher.submit(
-            trial.number, train_command(config, run_dir),
-            osp.join(run_dir, 'train.log'), self.timeout,
-            env=self._trial_env())
-        self.own[trial.number] = _Run(trial, arch, run_dir, cost, time.time())
-        print(f'[search] trial {trial.number} ({arch.hash}) started: '
-              f'{arch}')
+        self.prepared = _Run(trial, arch, run_dir, cost, 0.0)
         return None
+
+    def _start_prepared(self) -> None:
+        run, self.prepared = self.prepared, None
+        self.launcher.submit(
+            run.trial.number,
+            train_command(osp.join(run.dir, 'config.py'), run.dir),
+            osp.join(run.dir, 'train.log'), self.timeout,
+            env=self._trial_env())
+        run.start = time.time()
+        self.own[run.trial.number] = run
+        print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
+              f'started: {run.arch}')
+
+    def _fill(self) -> bool:
+        """Start prepared trials in free slots and keep one prepared while
+        the quota allows; returns whether anything was started."""
+        started = skips = 0
+        while True:
+            if self.prepared is not None:
+                if self.launcher.free_slots <= 0:
+                    return bool(started)
+                self._start_prepared()
+                started += 1
+                continue
+            st = self.status()
+            if st['complete'] + st['running'] >= self.num_trials:
+                return bool(started)
+            reason = self._prepare()
+            if reason and reason.startswith('quota'):
+                return bool(started)  # another driver's trial is admitted
+            skips = skips + 1 if reason else 0
+            if skips >= 1000:
+                raise RuntimeError(
+                    '1000 samples in a row were duplicates or infeasible: '
+                    'the space (or its feasible part) has fewer '
+                    'architectures than num_trials')
 
     def _trial_env(self) -> Dict[str, str]:
         env = dict(os.environ, PYTHONUNBUFFERED='1')
@@ -312,7 +345,8 @@ class SearchDriver:
         return dict(trial=run.trial.number, arch_hash=run.arch.hash,
                     arch=run.arch.to_list(), status=status,
                     metrics=metrics or {}, **run.cost, wall_time=wall,
-                    error=error, config=osp.join(run.dir, 'config.py'))
+                    **read_timing(run.dir), error=error,
+                    config=osp.join(run.dir, 'config.py'))
 
     def _tell_failed(self, trial, run_dir, arch, cost, wall, error) -> None:
         run = _Run(trial, arch, run_dir, cost, time.time())
@@ -393,31 +427,20 @@ class SearchDriver:
                 finished = self.launcher.poll()
                 for fin in finished:
                     self._collect(fin)
-                for run in self.own.values():
+                mine = list(self.own.values()) + (
+                    [self.prepared] if self.prepared else [])
+                for run in mine:
                     self.storage.record_heartbeat(run.trial._trial_id)
                 st = self.status()
-                if st['complete'] >= self.num_trials and not self.own:
+                if (st['complete'] >= self.num_trials and not self.own
+                        and self.prepared is None):
                     break
-                launched = False
-                skips = 0
-                while (self.launcher.free_slots > 0
-                       and st['complete'] + st['running'] < self.num_trials):
-                    reason = self._launch()
-                    launched = True
-                    st = self.status()
-                    if reason and reason.startswith('quota'):
-                        break  # another driver's trial is being admitted
-                    skips = skips + 1 if reason else 0
-                    if skips >= 1000:
-                        raise RuntimeError(
-                            '1000 samples in a row were duplicates or '
-                            'infeasible: the space (or its feasible part) '
-                            'has fewer architectures than num_trials')
+                launched = self._fill()
                 if finished or launched or time.time() - last_print > 30:
                     print(self.progress(start), flush=True)
                     last_print = time.time()
                     write_leaderboard(self)
-                time.sleep(self.poll_interval)
+                self.launcher.wait(self.poll_interval)
         finally:
             self.launcher.shutdown()
         print(self.progress(start))

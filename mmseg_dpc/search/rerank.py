@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
-import time
 from typing import Any, Dict, List
 
 from optuna.trial import TrialState
@@ -98,7 +97,7 @@ class Reranker:
                 print(f'[rerank] trial {n} ({arch.hash}): proxy mIoU '
                       f'{t.user_attrs.get("mIoU")}, full '
                       f'{result["metrics"].get("mIoU")} {result["status"]}')
-            time.sleep(d.poll_interval)
+            d.launcher.wait(d.poll_interval)
         ok = [r for r in rows if r['full_mIoU'] is not None]
         report = dict(trials=sorted(rows, key=lambda r: r['proxy_rank']),
                       full_config=self.full_config,

@@ -96,6 +96,15 @@ def read_metrics(work_dir: str) -> Dict[str, Any]:
                                                    'step')}
 
 
+def read_timing(work_dir: str) -> Dict[str, float]:
+    """``startup_s`` and ``train_s`` of a finished ``tools/train.py`` run."""
+    path = osp.join(work_dir, 'timing.json')
+    if not osp.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
 def tail(path: str, n: int = 15) -> str:
     if not osp.exists(path):
         return ''

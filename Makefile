@@ -17,11 +17,7 @@ test: setup
 	$(PY) -m pytest -q tests
 
 demo: setup
-	$(PY) tools/misc/make_synthetic_shapes.py data/synthetic_shapes
-	$(PY) tools/train.py \
-	    configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py \
-	    --work-dir $(DEMO_WORK_DIR)
-	@echo "demo done: logs, checkpoints and metrics under $(DEMO_WORK_DIR)"
+	$(PY) tools/demo.py --work-dir $(DEMO_WORK_DIR)
 
 clean:
 	rm -rf $(VENV) work_dirs data

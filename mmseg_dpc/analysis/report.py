@@ -1,0 +1,113 @@
+"""One report per search: ``report.md`` with its PNGs, in the work dir."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+from ..search.architecture import Architecture
+from .cell_graph import draw_cell
+from .plots import (branch_contributions, plot_branch_contributions,
+                    plot_pareto, plot_proxy_vs_full, plot_search_progress)
+
+
+def _load(path: str) -> Optional[Any]:
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def last_checkpoint(run_dir: str) -> Optional[str]:
+    """The checkpoint mmengine recorded last in ``run_dir``."""
+    marker = osp.join(run_dir, 'last_checkpoint')
+    if osp.exists(marker):
+        with open(marker) as f:
+            path = f.read().strip()
+        if osp.exists(path):
+            return path
+    return None
+
+
+def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
+                 ) -> str:
+    """Draw the plots of the search in ``work_dir`` and write
+    ``report.md``; returns its path. ``extra`` adds a table of named
+    figures (e.g. the demo's baseline)."""
+    board: List[dict] = _load(osp.join(work_dir, 'leaderboard.json')) or []
+    rerank = _load(osp.join(work_dir, 'rerank.json'))
+    summary = _load(osp.join(work_dir, 'summary.json')) or {}
+    figs = osp.join(work_dir, 'report')
+    os.makedirs(figs, exist_ok=True)
+    done = [r for r in board if r['status'] == 'COMPLETE']
+    if not done:
+        raise ValueError(f'{work_dir}: no complete trial to report on')
+    lines = [f'# DPC search report: {summary.get("study", "")}', '',
+             f'{len(done)} complete trials, '
+             f'{sum(r["status"] == "FAILED" for r in board)} failed. '
+             'All numbers below were measured by this run.', '']
+    best, worst = done[0], done[-1]
+    for name, row in (('best', best), ('worst', worst)):
+        arch = Architecture.from_json(row['arch'])
+        draw_cell(arch.branches, osp.join(figs, f'{name}_cell.png'),
+                  f'{name} cell {row["arch_hash"]}: proxy mIoU '
+                  f'{row["mIoU"]:.2f}')
+    lines += ['## Best and worst cells', '',
+              f'![best cell](report/best_cell.png)', '',
+              f'![worst cell](report/worst_cell.png)', '']
+    ckpt = last_checkpoint(best['trial_dir'])
+    if ckpt:
+        contrib = branch_contributions(ckpt)
+        arch = Architecture.from_json(best['arch'])
+        labels = [f'[{i}] {b.describe()}' for i, b in
+                  enumerate(arch.branches)]
+        plot_branch_contributions(contrib['l1'], labels,
+                                  osp.join(figs, 'best_contributions.png'),
+                                  f'best cell {best["arch_hash"]}: '
+                                  'per-branch contribution')
+        lines += ['## Per-branch contribution (best cell, proxy '
+                  'checkpoint)', '',
+                  '![contributions](report/best_contributions.png)', '']
+    plot_search_progress([r['trial'] for r in done],
+                         [r['mIoU'] for r in done],
+                         osp.join(figs, 'progress.png'))
+    plot_pareto([r['mIoU'] for r in done], [r['flops'] for r in done],
+                osp.join(figs, 'pareto.png'))
+    lines += ['## Search progress', '', '![progress](report/progress.png)',
+              '', '## mIoU against FLOPs', '', '![pareto](report/pareto.png)',
+              '']
+    if rerank and rerank.get('trials'):
+        ok = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
+        plot_proxy_vs_full([r['proxy_mIoU'] for r in ok],
+                           [r['full_mIoU'] for r in ok],
+                           [r['arch_hash'] for r in ok],
+                           osp.join(figs, 'proxy_vs_full.png'),
+                           rerank.get('spearman'), rerank.get('kendall'))
+        lines += ['## Re-ranking on the full task', '',
+                  '![proxy vs full](report/proxy_vs_full.png)', '',
+                  '| proxy rank | trial | cell | proxy mIoU | full mIoU |',
+                  '| --- | --- | --- | --- | --- |']
+        for r in rerank['trials']:
+            lines.append(f'| {r["proxy_rank"]} | {r["trial"]} | '
+                         f'{r["arch_hash"]} | {r["proxy_mIoU"]:.2f} | '
+                         f'{r["full_mIoU"] if r["full_mIoU"] is not None else "failed"} |')
+        lines += ['', f'Spearman {rerank.get("spearman")}, Kendall '
+                  f'{rerank.get("kendall")} (n = {rerank.get("n")}).', '']
+    if extra:
+        lines += ['## Comparison', '', '| model | value |', '| --- | --- |']
+        lines += [f'| {k} | {v} |' for k, v in extra.items()]
+        lines.append('')
+    lines += ['## Leaderboard (top 10)', '',
+              '| rank | trial | cell | proxy mIoU | params | MFLOPs |',
+              '| --- | --- | --- | --- | --- | --- |']
+    for r in done[:10]:
+        lines.append(f'| {r["rank"]} | {r["trial"]} | {r["arch_hash"]} | '
+                     f'{r["mIoU"]:.2f} | {r["params"]:,} | '
+                     f'{r["flops"] / 1e6:.1f} |')
+    lines += ['', 'Full results: `leaderboard.csv`, `leaderboard.json`, '
+              '`summary.json`, `rerank.json`; each trial in `trials/`.', '']
+    path = osp.join(work_dir, 'report.md')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines))
+    return path

@@ -1,0 +1,58 @@
+"""The main job end to end at a reduced size: every artefact exists and is
+consistent."""
+import json
+import os.path as osp
+import re
+
+from mmengine.config import Config
+
+from ..conftest import run_tool
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+def test_demo_quick_end_to_end(tmp_path):
+    wd = tmp_path / 'demo'
+    proc = run_tool('tools/demo.py', '--quick', '--work-dir', str(wd),
+                    timeout=900)
+    out = proc.stdout
+    assert '[demo] report:' in out and '[demo] leaderboard:' in out
+
+    search = wd / 'search'
+    board = json.loads((search / 'leaderboard.json').read_text())
+    done = [r for r in board if r['status'] == 'COMPLETE']
+    assert len(done) == 4
+    for r in done:  # every trial: a loadable standalone config + result
+        cfg = Config.fromfile(osp.join(r['trial_dir'], 'config.py'))
+        assert cfg.model.decode_head.type == 'DPCHead'
+        assert cfg.arch_hash == r['arch_hash']
+        res = json.loads(open(osp.join(r['trial_dir'],
+                                       'result.json')).read())
+        assert res['metrics']['mIoU'] == r['mIoU']
+
+    rerank = json.loads((search / 'rerank.json').read_text())
+    assert rerank['n'] == 2
+    assert [t['trial'] for t in rerank['trials']] == \
+        [r['trial'] for r in done[:2]]
+    for t in rerank['trials']:
+        cfg = Config.fromfile(str(search / 'rerank' / osp.basename(
+            next(r['trial_dir'] for r in done if r['trial'] == t['trial']))
+            / 'config.py'))
+        assert cfg.load_from.endswith('iter_10.pth')  # fine-tuned backbone
+
+    report = (search / 'report.md').read_text()
+    images = re.findall(r'!\[[^\]]*\]\(([^)]+)\)', report)
+    assert {'report/best_cell.png', 'report/worst_cell.png',
+            'report/best_contributions.png', 'report/progress.png',
+            'report/pareto.png', 'report/proxy_vs_full.png'} <= set(images)
+    for img in images:
+        data = (search / img).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 1000, img
+    assert done[0]['arch_hash'] in report
+
+    result = json.loads((wd / 'demo_result.json').read_text())
+    assert result['best_cell']['arch_hash'] in \
+        {t['arch_hash'] for t in rerank['trials']}
+    assert 0 <= result['aspp_miou'] <= 100
+    assert f'{result["aspp_miou"]:.2f}' in report
+    assert result['wall_time_s'] > 0

@@ -1,0 +1,154 @@
+"""The whole paper pipeline on the embedded generated data set.
+
+    python tools/demo.py [--work-dir work_dirs/demo] [--quick]
+
+1. write the generated data set (objects at several scales; a disc's class
+   depends on its context);
+2. train the demo model briefly (MobileNetV2 x0.5 + the released DPC cell):
+   no pretrained weights can be downloaded, so this makes the backbone;
+3. cache that backbone's features of train and val;
+4. search the DPC space on the proxy task (cells trained alone on the
+   cached features);
+5. re-rank the best cells on the full task (whole model fine-tuned from
+   the step-2 checkpoint), and train mmseg's ASPP head the same way as the
+   baseline;
+6. write the report (plots, leaderboard, proxy vs full correlation).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DPC = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
+ASPP = ('configs/deeplabv3plus/'
+        'deeplabv3plus_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')
+SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
+
+# (full run, --quick): sizes of each step
+SETTINGS = dict(
+    num_train=(256, 16), num_val=(64, 8), backbone_iters=(300, 10),
+    trials=(24, 4), proxy_iters=(300, 10), top_k=(3, 2),
+    finetune_iters=(150, 6), workers=(2, 2))
+
+
+def run(step: str, args, log: str) -> None:
+    """Run a tool of this repo, its output to ``log``; stop on failure."""
+    start = time.time()
+    print(f'[demo] {step} ...', flush=True)
+    with open(log, 'w') as f:
+        proc = subprocess.run([sys.executable, *args], cwd=REPO, stdout=f,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        with open(log) as f:
+            tail = ''.join(f.readlines()[-20:])
+        sys.exit(f'[demo] {step} failed (exit {proc.returncode}); end of '
+                 f'{log}:\n{tail}')
+    print(f'[demo] {step} done in {time.time() - start:.0f}s (log: {log})',
+          flush=True)
+
+
+def data_options(root: str):
+    return [f'{k}.dataset.data_root={root}'
+            for k in ('train_dataloader', 'val_dataloader',
+                      'test_dataloader')]
+
+
+def last_miou(work_dir: str) -> float:
+    from mmseg_dpc.search.trial import read_metrics
+    return read_metrics(work_dir)['mIoU']
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--work-dir', default='work_dirs/demo')
+    p.add_argument('--quick', action='store_true',
+                   help='tiny sizes, for tests (about 2 minutes)')
+    a = p.parse_args()
+    s = {k: v[1 if a.quick else 0] for k, v in SETTINGS.items()}
+    wd = osp.abspath(a.work_dir)
+    os.makedirs(wd, exist_ok=True)
+    start = time.time()
+
+    from mmseg_dpc.datasets import generate_synthetic_shapes
+    data = osp.join(wd, 'data')
+    generate_synthetic_shapes(data, s['num_train'], s['num_val'])
+    print(f'[demo] data: {s["num_train"]} train / {s["num_val"]} val '
+          f'images in {data}')
+
+    backbone = osp.join(wd, 'backbone')
+    it = s['backbone_iters']
+    run('1/5 brief full training (backbone + released DPC cell)',
+        ['tools/train.py', DPC, '--work-dir', backbone, '--cfg-options',
+         f'train_cfg.max_iters={it}', f'train_cfg.val_interval={it}',
+         f'param_scheduler.0.end={it}',
+         f'default_hooks.checkpoint.interval={it}', *data_options(data)],
+        osp.join(wd, 'backbone.log'))
+    ckpt = osp.join(backbone, f'iter_{it}.pth')
+
+    cache = osp.join(wd, 'feature_cache')
+    run('2/5 feature cache',
+        ['tools/cache_features.py', DPC, '--out', cache, '--levels', '3',
+         '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
+        osp.join(wd, 'cache.log'))
+
+    fi, pi = s['finetune_iters'], s['proxy_iters']
+    finetune = [f'load_from={ckpt}', f'train_cfg.max_iters={fi}',
+                f'train_cfg.val_interval={fi}', f'param_scheduler.0.end={fi}',
+                f'default_hooks.checkpoint.interval={fi}',
+                'optim_wrapper.optimizer.lr=0.01']
+    search = osp.join(wd, 'search')
+    run(f'3/5 proxy search ({s["trials"]} trials) + 4/5 re-ranking of the '
+        f'top {s["top_k"]} on the full task',
+        ['tools/search.py', SEARCH, '--work-dir', search, '--workers',
+         str(s['workers']), '--cfg-options', f'num_trials={s["trials"]}',
+         f'rerank.top_k={s["top_k"]}',
+         f'proxy_cfg_options.train_cfg.max_iters={pi}',
+         f'proxy_cfg_options.train_cfg.val_interval={pi}',
+         f'proxy_cfg_options.param_scheduler.0.end={pi}',
+         f'proxy_cfg_options.default_hooks.checkpoint.interval={pi}',
+         *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
+         *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]],
+        osp.join(wd, 'search.log'))
+
+    aspp = osp.join(wd, 'aspp_baseline')
+    run('5/5 ASPP baseline (mmseg DepthwiseSeparableASPPHead, same training)',
+        ['tools/train.py', ASPP, '--work-dir', aspp, '--cfg-options',
+         *finetune, *data_options(data)], osp.join(wd, 'aspp.log'))
+
+    with open(osp.join(search, 'rerank.json')) as f:
+        rerank = json.load(f)
+    ok = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
+    best = max(ok, key=lambda r: r['full_mIoU'])
+    released = last_miou(backbone)
+    aspp_miou = last_miou(aspp)
+    comparison = {
+        f'best searched cell {best["arch_hash"]} (full task, fine-tuned '
+        f'{fi} it.)': f'{best["full_mIoU"]:.2f} mIoU',
+        f'mmseg ASPP head (same backbone checkpoint, same {fi} it.)':
+        f'{aspp_miou:.2f} mIoU',
+        f'released top-1 cell (the {it}-iteration backbone run)':
+        f'{released:.2f} mIoU',
+    }
+    from mmseg_dpc.analysis import write_report
+    report = write_report(search, extra=comparison)
+    result = dict(wall_time_s=time.time() - start, best_cell=best,
+                  aspp_miou=aspp_miou, released_cell_miou=released,
+                  rerank_spearman=rerank.get('spearman'),
+                  rerank_kendall=rerank.get('kendall'), report=report)
+    with open(osp.join(wd, 'demo_result.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    print(f'[demo] finished in {result["wall_time_s"] / 60:.1f} min')
+    for k, v in comparison.items():
+        print(f'[demo]   {k}: {v}')
+    print(f'[demo] report:      {report}')
+    print(f'[demo] leaderboard: {osp.join(search, "leaderboard.csv")}')
+    print(f'[demo] trials:      {osp.join(search, "trials")}')
+    print(f'[demo] everything:  {wd}')
+
+
+if __name__ == '__main__':
+    main()

@@ -10,7 +10,9 @@ from mmseg.registry import MODELS
 from .conftest import REPO
 
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*', '*.py')))
-CONFIGS = [c for c in CONFIGS if '/_base_/' not in c]
+SEARCH_CONFIGS = [c for c in CONFIGS if '/search/' in c]
+CONFIGS = [c for c in CONFIGS if '/_base_/' not in c and c not in
+           SEARCH_CONFIGS]
 
 
 def test_configs_follow_mmseg_naming():
@@ -47,3 +49,15 @@ def test_config_builds(path):
         with torch.no_grad():
             out = model(torch.zeros(1, 3, 64, 64))
         assert out.shape == (1, 5, 16, 16)  # decoder output, stride 4
+
+
+@pytest.mark.parametrize('path', SEARCH_CONFIGS, ids=osp.basename)
+def test_search_config_loads(path):
+    from mmseg_dpc import SEARCH_SPACES
+    cfg = Config.fromfile(path)
+    space = SEARCH_SPACES.build(cfg.search_space)
+    assert space.size > 0 and cfg.num_trials > 0
+    proxy = Config.fromfile(osp.join(REPO, cfg.proxy_config))
+    assert proxy.model.type == 'CachedFeatureSegmentor'
+    full = Config.fromfile(osp.join(REPO, cfg.rerank.full_config))
+    assert full.model.decode_head.type == 'DPCHead'

@@ -19,6 +19,10 @@ def _load(path: str) -> Optional[Any]:
         return json.load(f)
 
 
+def _fmt(v: Optional[float]) -> str:
+    return 'failed' if v is None else f'{v:.2f}'
+
+
 def last_checkpoint(run_dir: str) -> Optional[str]:
     """The checkpoint mmengine recorded last in ``run_dir``."""
     marker = osp.join(run_dir, 'last_checkpoint')
@@ -54,8 +58,8 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
                   f'{name} cell {row["arch_hash"]}: proxy mIoU '
                   f'{row["mIoU"]:.2f}')
     lines += ['## Best and worst cells', '',
-              f'![best cell](report/best_cell.png)', '',
-              f'![worst cell](report/worst_cell.png)', '']
+              '![best cell](report/best_cell.png)', '',
+              '![worst cell](report/worst_cell.png)', '']
     ckpt = last_checkpoint(best['trial_dir'])
     if ckpt:
         contrib = branch_contributions(ckpt)
@@ -91,7 +95,7 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
         for r in rerank['trials']:
             lines.append(f'| {r["proxy_rank"]} | {r["trial"]} | '
                          f'{r["arch_hash"]} | {r["proxy_mIoU"]:.2f} | '
-                         f'{r["full_mIoU"] if r["full_mIoU"] is not None else "failed"} |')
+                         f'{_fmt(r["full_mIoU"])} |')
         lines += ['', f'Spearman {rerank.get("spearman")}, Kendall '
                   f'{rerank.get("kendall")} (n = {rerank.get("n")}).', '']
     if extra:

@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..utils.io import atomic_write_json
+
 MANIFEST = 'manifest.json'
 FORMAT_VERSION = 1
 
@@ -46,13 +48,6 @@ def source_hash(source: Dict[str, Any]) -> str:
     preprocessor, cache pipeline, levels, dtype)."""
     text = json.dumps(source, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _atomic_json(path: str, obj: Any) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
 
 
 def _atomic_npy(path: str, array: np.ndarray) -> str:
@@ -128,7 +123,7 @@ class FeatureCacheWriter:
             self.manifest = old
         else:
             self.manifest = new
-            _atomic_json(self.path, self.manifest)
+            atomic_write_json(self.path, self.manifest)
 
     @property
     def num_shards(self) -> int:
@@ -176,7 +171,7 @@ class FeatureCacheWriter:
         m['shards'].append(dict(index=index, count=expected, files=files))
         m['shards'].sort(key=lambda s: s['index'])
         m['complete'] = len(m['shards']) == self.num_shards
-        _atomic_json(self.path, m)
+        atomic_write_json(self.path, m)
 
 
 class FeatureCache:

@@ -35,7 +35,7 @@ from .launchers import LocalLauncher, RayLauncher
 from .leaderboard import write_leaderboard
 from .optuna_adapter import OptunaSpaceAdapter
 from .rerank import Reranker
-from .trial import (COMPLETE, FAILED, read_metrics, read_timing, tail,
+from .trial import (COMPLETE, FAILED, read_timing, run_outcome,
                     train_command, trial_dir_name, write_result,
                     write_trial_config)
 
@@ -361,18 +361,7 @@ class SearchDriver:
 
     def _collect(self, fin) -> None:
         run = self.own.pop(fin.key)
-        log = osp.join(run.dir, 'train.log')
-        error = None
-        if fin.timed_out:
-            error = f'timeout after {self.timeout}s'
-        elif fin.returncode != 0:
-            error = (f'exit code {fin.returncode}; end of train.log:\n'
-                     f'{tail(log)}')
-        else:
-            try:
-                metrics = read_metrics(run.dir)
-            except ValueError as e:
-                error = str(e)
+        metrics, error = run_outcome(run.dir, fin, self.timeout)
         if error is not None:
             self._tell_failed(run.trial, run.dir, run.arch, run.cost,
                               fin.wall_time, error)
@@ -409,9 +398,12 @@ class SearchDriver:
         if self.session_walls and left > 0:
             per = sum(self.session_walls) / len(self.session_walls)
             eta = f', ETA {fmt_time(per * left / self.launcher.workers)}'
+        # the prefetched trial is RUNNING in the study but not started yet
+        prepared = ' (+1 prepared)' if self.prepared is not None else ''
+        running = st['running'] - (self.prepared is not None)
         return (f'[search] {st["complete"]}/{self.num_trials} done, '
-                f'{st["running"]} running, {st["failed"]} failed{best} | '
-                f'elapsed {fmt_time(elapsed)}{eta}')
+                f'{running} running{prepared}, {st["failed"]} failed{best} '
+                f'| elapsed {fmt_time(elapsed)}{eta}')
 
     def run(self) -> Dict[str, Any]:
         """Run until ``num_trials`` trials are complete, then re-rank;

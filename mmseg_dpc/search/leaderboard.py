@@ -9,16 +9,11 @@ from typing import Any, Dict, List
 
 from optuna.trial import TrialState
 
+from ..utils.io import atomic_write_json
+
 COLUMNS = ('rank', 'trial', 'arch_hash', 'status', 'mIoU', 'full_mIoU',
            'params', 'flops', 'wall_time', 'pareto', 'error', 'arch',
            'trial_dir')
-
-
-def _atomic_write(path: str, text: str) -> None:
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def leaderboard_rows(driver) -> List[Dict[str, Any]]:
@@ -68,8 +63,7 @@ def write_leaderboard(driver) -> Dict[str, Any]:
         for r in rows:
             w.writerow({k: ('' if r[k] is None else r[k]) for k in COLUMNS})
     os.replace(tmp, csv_path)
-    _atomic_write(osp.join(wd, 'leaderboard.json'), json.dumps(rows,
-                                                               indent=1))
+    atomic_write_json(osp.join(wd, 'leaderboard.json'), rows)
     status = driver.status()
     summary = dict(study=driver.study_name, num_trials=driver.num_trials,
                    objectives=driver.objectives, **status,
@@ -78,12 +72,10 @@ def write_leaderboard(driver) -> Dict[str, Any]:
                    leaderboard_json=osp.join(wd, 'leaderboard.json'))
     if len(driver.objectives) > 1:
         front = [r for r in rows if r['pareto']]
-        _atomic_write(osp.join(wd, 'pareto.json'), json.dumps(front,
-                                                              indent=1))
+        atomic_write_json(osp.join(wd, 'pareto.json'), front)
         summary['pareto_json'] = osp.join(wd, 'pareto.json')
     if driver.reranker is not None and osp.exists(driver.reranker.path):
         with open(driver.reranker.path) as f:
             summary['rerank'] = json.load(f)
-    _atomic_write(osp.join(wd, 'summary.json'), json.dumps(summary,
-                                                           indent=1))
+    atomic_write_json(osp.join(wd, 'summary.json'), summary)
     return summary

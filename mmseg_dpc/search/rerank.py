@@ -4,7 +4,6 @@ Sec. 4.1)."""
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 from typing import Any, Dict, List
 
@@ -12,7 +11,8 @@ from optuna.trial import TrialState
 from scipy.stats import kendalltau, spearmanr
 
 from .architecture import Architecture
-from .trial import (COMPLETE, FAILED, read_metrics, read_result, tail,
+from ..utils.io import atomic_write_json
+from .trial import (COMPLETE, FAILED, read_result, run_outcome,
                     train_command, write_result, write_trial_config)
 
 
@@ -103,26 +103,13 @@ class Reranker:
                       full_config=self.full_config,
                       **rank_correlation([r['proxy_mIoU'] for r in ok],
                                          [r['full_mIoU'] for r in ok]))
-        tmp = self.path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(report, f, indent=1)
-        os.replace(tmp, self.path)
+        atomic_write_json(self.path, report)
         print(f'[rerank] proxy vs full, {report["n"]} architectures: '
               f'Spearman {report["spearman"]}, Kendall {report["kendall"]}')
         return report
 
     def _collect(self, t, arch, run_dir, fin) -> Dict[str, Any]:
-        error, metrics = None, {}
-        if fin.timed_out:
-            error = f'timeout after {self.timeout}s'
-        elif fin.returncode != 0:
-            error = (f'exit code {fin.returncode}; end of train.log:\n'
-                     f'{tail(osp.join(run_dir, "train.log"))}')
-        else:
-            try:
-                metrics = read_metrics(run_dir)
-            except ValueError as e:
-                error = str(e)
+        metrics, error = run_outcome(run_dir, fin, self.timeout)
         result = dict(trial=t.number, arch_hash=arch.hash,
                       arch=arch.to_list(),
                       status=FAILED if error else COMPLETE, metrics=metrics,

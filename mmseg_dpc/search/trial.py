@@ -13,10 +13,11 @@ import math
 import os
 import os.path as osp
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from ..utils.io import atomic_write_json
 from .architecture import Architecture
 
 REPO_TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(
@@ -113,10 +114,23 @@ def tail(path: str, n: int = 15) -> str:
 
 
 def write_result(out_dir: str, result: Dict[str, Any]) -> None:
-    tmp = osp.join(out_dir, 'result.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
-    os.replace(tmp, osp.join(out_dir, 'result.json'))
+    atomic_write_json(osp.join(out_dir, 'result.json'), result)
+
+
+def run_outcome(run_dir: str, finished, timeout: Optional[float]
+                ) -> Tuple[Dict[str, Any], Optional[str]]:
+    """``(metrics, error)`` of a finished trial process: a timeout, a
+    non-zero exit (with the end of its log), or the metrics it logged
+    (a non-finite loss or no validation is an error too)."""
+    if finished.timed_out:
+        return {}, f'timeout after {timeout}s'
+    if finished.returncode != 0:
+        return {}, (f'exit code {finished.returncode}; end of train.log:\n'
+                    f'{tail(osp.join(run_dir, "train.log"))}')
+    try:
+        return read_metrics(run_dir), None
+    except ValueError as e:
+        return {}, str(e)
 
 
 def read_result(out_dir: str) -> Optional[Dict[str, Any]]:

@@ -7,7 +7,6 @@ import sys
 import time
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from mmseg_dpc.search import Architecture
@@ -29,7 +28,7 @@ def search_config(tmp_path, cache, shapes_root, name='search.py', **extra):
         '                          begin=0, end=8, by_epoch=False)],',
         '    default_hooks=dict(checkpoint=dict(interval=8),',
         '                       logger=dict(interval=4)),',
-        f'    train_dataloader=dict(batch_size=4,',
+        '    train_dataloader=dict(batch_size=4,',
         f'                          dataset=dict(data_root={cache!r})),',
         f'    val_dataloader=dict(dataset=dict(data_root={cache!r})),',
         f'    test_dataloader=dict(dataset=dict(data_root={cache!r})))',
@@ -91,9 +90,8 @@ def test_six_trials_two_workers_and_rerank(tmp_path, feature_cache,
     csv_lines = (wd / 'leaderboard.csv').read_text().splitlines()
     assert len(csv_lines) == 7 and csv_lines[0].startswith('rank,trial')
     for r in board:
-        res = json.loads((os.path.join(r['trial_dir'], 'result.json')
-                          and open(os.path.join(r['trial_dir'],
-                                                'result.json')).read()))
+        with open(os.path.join(r['trial_dir'], 'result.json')) as f:
+            res = json.load(f)
         assert res['status'] == 'COMPLETE'
         assert res['metrics']['mIoU'] == r['mIoU']
         assert res['params'] > 0 and res['flops'] > 0

@@ -8,7 +8,7 @@ from scipy.stats import chisquare
 
 from mmseg_dpc import SEARCH_SPACES
 from mmseg_dpc.models.utils import TOP1_CITYSCAPES, Branch
-from mmseg_dpc.search import Architecture, DPCSearchSpace
+from mmseg_dpc.search import Architecture
 
 
 def build(**kw):

@@ -1,17 +1,8 @@
-# The paper's schedule: SGD, poly learning rate from 0.01 to 0 (power 0.9).
-optimizer = dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=4e-5)
-optim_wrapper = dict(type='OptimWrapper', optimizer=optimizer, clip_grad=None)
+# The paper's schedule over 90K iterations (Cityscapes).
+_base_ = './schedule_poly-30k.py'
 param_scheduler = [
     dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=90000,
          by_epoch=False)
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=90000, val_interval=9000)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=9000),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+default_hooks = dict(checkpoint=dict(interval=9000))

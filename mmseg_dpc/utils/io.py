@@ -1,0 +1,18 @@
+"""Writes that never leave a half-written file behind."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: str, obj: Any, indent: int = 1) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=indent))

@@ -49,6 +49,18 @@ else
     $pip install -q --only-binary=mmcv "mmcv==$MMCV_VERSION"
 fi
 
+# The tests start a real PostgreSQL server (shared search studies).
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "[install] PostgreSQL server (Debian package postgresql)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "[install] note: no PostgreSQL server found; install the" \
+             "postgresql package to run the shared-study test"
+    fi
+fi
+
 echo "[install] mmseg-dpc and its dependencies"
 $pip install -q --no-build-isolation -e ".[search,ray,postgres,tests]" \
     "setuptools<81"

@@ -230,7 +230,12 @@ class SearchDriver:
     def _next_trial(self) -> optuna.Trial:
         if self.strategy == 'evolution':
             self._enqueue_child()
-        return self.study.ask(self.distributions)
+        trial = self.study.ask(self.distributions)
+        # At once: a trial without any heartbeat is never failed as stale,
+        # so one asked by a driver that dies before its first heartbeat
+        # would hold its slot forever.
+        self.storage.record_heartbeat(trial._trial_id)
+        return trial
 
     def _enqueue_child(self) -> None:
         """Regularized evolution (Real et al. 2019): tournament over the
@@ -253,6 +258,23 @@ class SearchDriver:
         child = self.space.mutate(self._arch_of(parent), self.rng)
         self.study.enqueue_trial(self.adapter.params(child),
                                  user_attrs=dict(parent=parent.number))
+
+    def _fail_orphans(self) -> None:
+        """Fail RUNNING trials whose driver died inside ``ask()``: they have
+        no heartbeat (so ``fail_stale_trials`` skips them) and never got
+        their ``arch_hash``, which a live driver sets milliseconds after
+        asking."""
+        grace = self.storage.grace_period or 0
+        now = time.time()
+        for t in self.study.get_trials(deepcopy=False,
+                                       states=(TrialState.RUNNING, )):
+            if ('arch_hash' not in t.user_attrs and t.datetime_start
+                    and now - t.datetime_start.timestamp() > 2 * grace):
+                self.storage.set_trial_user_attr(
+                    t._trial_id, 'skipped', 'orphaned: its driver died '
+                    'while asking for it')
+                self.storage.set_trial_state_values(t._trial_id,
+                                                    TrialState.FAIL)
 
     def status(self) -> Dict[str, int]:
         trials = self.study.get_trials(deepcopy=False)
@@ -416,6 +438,7 @@ class SearchDriver:
         try:
             while True:
                 optuna.storages.fail_stale_trials(self.study)
+                self._fail_orphans()
                 finished = self.launcher.poll()
                 for fin in finished:
                     self._collect(fin)

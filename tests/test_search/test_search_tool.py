@@ -251,3 +251,42 @@ def test_two_drivers_share_a_postgres_study(tmp_path, feature_cache,
     # every trained trial's directory exists in the work dir of its driver
     dirs = [t.user_attrs['trial_dir'] for t in complete(study)]
     assert all(os.path.isdir(d) for d in dirs)
+
+
+def test_dead_drivers_trials_are_failed_and_retried(tmp_path, feature_cache,
+                                                   shapes_root):
+    """A study holding a trial of a driver that died after its heartbeat
+    (stale) and one of a driver that died inside ask() (no heartbeat, no
+    architecture): the next driver fails both, retries the first, and ends
+    with exactly num_trials complete."""
+    from optuna.storages import RDBStorage
+
+    from mmseg_dpc import SEARCH_SPACES
+    from mmseg_dpc.search import OptunaSpaceAdapter
+    cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=2)
+    wd = tmp_path / 'work'
+    wd.mkdir()
+    storage = RDBStorage(f'sqlite:///{wd}/study.db', heartbeat_interval=1,
+                         grace_period=3)
+    study = optuna.create_study(study_name='dpc-search_synthetic-shapes',
+                                storage=storage)
+    adapter = OptunaSpaceAdapter(SEARCH_SPACES.build(dict(
+        type='DPCSearchSpace', num_branches=2, rates=(1, 3), grids=(1, 2))))
+    stale = study.ask(adapter.distributions())
+    arch = adapter.from_params(stale.params)
+    stale.set_user_attr('arch_hash', arch.hash)
+    stale.set_user_attr('arch', arch.to_json())
+    storage.record_heartbeat(stale._trial_id)
+    orphan = study.ask()  # died inside ask(): no params, no heartbeat
+
+    run_tool('tools/search.py', cfg, '--work-dir', str(wd), '--workers', '2')
+    study = load(wd)
+    assert_exact_and_distinct(study, 2)
+    by_number = {t.number: t for t in study.get_trials()}
+    assert by_number[stale.number].state == TrialState.FAIL
+    assert by_number[orphan.number].state == TrialState.FAIL
+    assert 'orphaned' in by_number[orphan.number].user_attrs['skipped']
+    retried = [t for t in complete(study)
+               if t.system_attrs.get('failed_trial') == stale.number]
+    assert len(retried) == 1
+    assert retried[0].user_attrs['arch_hash'] == arch.hash

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import optuna
 from mmengine.config import Config
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from ..proxy.feature_cache import read_manifest
@@ -44,6 +44,9 @@ STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
 warnings.filterwarnings('ignore', message='Heartbeat of storage')
 warnings.filterwarnings('ignore', category=optuna.exceptions.ExperimentalWarning)
 COST_OBJECTIVES = ('params', 'flops')
+METRICS = ('mIoU', 'mAcc', 'aAcc')
+STRATEGY_KEYS = dict(random={'seed'},
+                     evolution={'seed', 'population_size', 'sample_size'})
 
 
 @dataclass
@@ -53,6 +56,20 @@ class _Run:
     dir: str
     cost: Dict[str, int]
     start: float
+
+
+def _retry_callback(max_retry: int):
+    """Optuna's retry-on-stale callback and the RDBStorage argument that
+    takes it (renamed in Optuna 4.9)."""
+    import inspect
+    if 'heartbeat_stale_trial_callback' in inspect.signature(
+            RDBStorage.__init__).parameters:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+        return (RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+                'heartbeat_stale_trial_callback')
+    from optuna.storages import RetryFailedTrialCallback
+    return RetryFailedTrialCallback(max_retry=max_retry), \
+        'failed_trial_callback'
 
 
 def fmt_time(seconds: float) -> str:
@@ -80,6 +97,10 @@ class SearchDriver:
                  launcher: str = 'local', storage: Optional[str] = None,
                  ray_address: Optional[str] = None,
                  resume: bool = False) -> None:
+        missing = [k for k in ('search_space', 'proxy_config', 'num_trials')
+                   if k not in cfg]
+        if missing:
+            raise ValueError(f'search config lacks {missing}')
         self.cfg = cfg
         self.work_dir = osp.abspath(work_dir)
         os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
@@ -100,12 +121,12 @@ class SearchDriver:
 
         hb = cfg.get('heartbeat', {}) or {}
         url = storage or f'sqlite:///{osp.join(self.work_dir, "study.db")}'
-        self.retry = RetryFailedTrialCallback(max_retry=self.max_retries)
+        self.retry, callback_arg = _retry_callback(self.max_retries)
         self.storage = RDBStorage(
             url, heartbeat_interval=int(hb.get('interval', 10)),
             grace_period=int(hb.get('grace_period', 30)),
-            failed_trial_callback=self.retry,
-            engine_kwargs=dict(pool_pre_ping=True))
+            engine_kwargs=dict(pool_pre_ping=True),
+            **{callback_arg: self.retry})
         self.study_name = cfg.get('study_name', 'dpc-search')
         exists = self.study_name in [
             s.study_name for s in optuna.study.get_all_study_summaries(
@@ -118,6 +139,11 @@ class SearchDriver:
         if self.strategy not in STRATEGIES:
             raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
                              f'got {self.strategy!r}')
+        unknown = set(strategy) - STRATEGY_KEYS.get(self.strategy,
+                                                    set(strategy))
+        if unknown:
+            raise ValueError(f'strategy {self.strategy!r}: unknown keys '
+                             f'{sorted(unknown)}')
         self.strategy_kw = strategy
         self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage,
@@ -136,6 +162,9 @@ class SearchDriver:
         out = []
         for o in objs:
             o = dict(o)
+            if o.get('name') not in METRICS + COST_OBJECTIVES:
+                raise ValueError(f'objective {o}: name must be one of '
+                                 f'{METRICS + COST_OBJECTIVES}')
             if o.get('direction') not in ('maximize', 'minimize'):
                 raise ValueError(f'objective {o}: direction must be '
                                  'maximize or minimize')
@@ -149,9 +178,12 @@ class SearchDriver:
         seed = kw.pop('seed', self.seed)
         if self.strategy in ('random', 'evolution'):
             return optuna.samplers.RandomSampler(seed=seed)
-        if self.strategy == 'tpe':
-            return optuna.samplers.TPESampler(seed=seed, **kw)
-        return optuna.samplers.NSGAIISampler(seed=seed, **kw)
+        cls = (optuna.samplers.TPESampler if self.strategy == 'tpe' else
+               optuna.samplers.NSGAIISampler)
+        try:
+            return cls(seed=seed, **kw)
+        except TypeError as e:
+            raise ValueError(f'strategy {self.strategy!r}: {e}') from e
 
     def _launcher(self, kind: str, workers: int, address: Optional[str]):
         resources = self.cfg.get('resources', {}) or {}
@@ -394,6 +426,7 @@ class SearchDriver:
                                            metrics))
         for k, v in metrics.items():
             run.trial.set_user_attr(k, v)
+        run.trial.set_user_attr('error', None)  # a retry inherits attrs
         run.trial.set_user_attr('wall_time', fin.wall_time)
         self.study.tell(run.trial, values)
         self.session_walls.append(fin.wall_time)

@@ -7,6 +7,7 @@ import sys
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from mmseg_dpc.search import Architecture
@@ -290,3 +291,44 @@ def test_dead_drivers_trials_are_failed_and_retried(tmp_path, feature_cache,
                if t.system_attrs.get('failed_trial') == stale.number]
     assert len(retried) == 1
     assert retried[0].user_attrs['arch_hash'] == arch.hash
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(strategy=dict(type='annealing')), 'strategy.type must be one of'),
+    (dict(strategy=dict(type='random', population=3)),
+     "unknown keys \\['population'\\]"),
+    (dict(strategy=dict(type='tpe', n_startup=3)), "strategy 'tpe'"),
+    (dict(objectives=[dict(name='latency', direction='minimize')]),
+     'name must be one of'),
+    (dict(objectives=[dict(name='mIoU', direction='up')]),
+     'direction must be'),
+])
+def test_bad_search_configs_are_named(tmp_path, feature_cache, shapes_root,
+                                      change, match):
+    from mmengine.config import Config
+
+    from mmseg_dpc.search.driver import SearchDriver
+    cfg = Config.fromfile(search_config(tmp_path, feature_cache,
+                                        shapes_root))
+    for k, v in change.items():
+        cfg[k] = v
+    with pytest.raises(ValueError, match=match):
+        SearchDriver(cfg, str(tmp_path / 'work'))
+
+
+def test_search_config_missing_key_and_missing_cache(tmp_path,
+                                                     feature_cache,
+                                                     shapes_root):
+    from mmengine.config import Config
+
+    from mmseg_dpc.search.driver import SearchDriver
+    cfg = Config.fromfile(search_config(tmp_path, feature_cache,
+                                        shapes_root))
+    cfg = Config({k: v for k, v in cfg.to_dict().items()
+                  if k != 'proxy_config'})
+    with pytest.raises(ValueError, match="lacks \\['proxy_config'\\]"):
+        SearchDriver(cfg, str(tmp_path / 'a'))
+    cfg = Config.fromfile(search_config(tmp_path, str(tmp_path / 'nocache'),
+                                        shapes_root))
+    with pytest.raises(ValueError, match='cache_features.py'):
+        SearchDriver(cfg, str(tmp_path / 'b'))

@@ -50,8 +50,7 @@ class CachedFeatureDataset(Dataset):
                  output_stride: Optional[int] = None,
                  verify: bool = True,
                  expected_source_hash: Optional[str] = None,
-                 device: Optional[str] = None,
-                 **unused) -> None:
+                 device: Optional[str] = None) -> None:
         self.cache = FeatureCache(osp.join(data_root, split), verify=verify,
                                   expected_source_hash=expected_source_hash)
         m = self.cache.manifest

@@ -234,8 +234,8 @@ class SearchDriver:
         return (t.state in (TrialState.RUNNING, TrialState.COMPLETE)
                 and 'skipped' not in t.user_attrs)
 
-    def _admit(self, trial: optuna.Trial,
-               arch: Architecture) -> Optional[str]:
+    def _admit(self, trial: optuna.Trial, arch: Architecture,
+               cost: Dict[str, int]) -> Optional[str]:
         """``None`` to run ``trial``, else why it is skipped."""
         me = None
         for _ in range(100):  # wait out trials still being asked
@@ -252,7 +252,6 @@ class SearchDriver:
                 return f'duplicate of trial {t.number}'
         if len(earlier) >= self.num_trials:
             return 'quota full'
-        cost = self.cost(arch)
         for key in COST_OBJECTIVES:
             limit = self.constraints.get(f'max_{key}')
             if limit is not None and cost[key] > limit:
@@ -326,7 +325,8 @@ class SearchDriver:
         arch = self.adapter.from_params(trial.params)
         trial.set_user_attr('arch_hash', arch.hash)
         trial.set_user_attr('arch', arch.to_json())
-        reason = self._admit(trial, arch)
+        cost = self.cost(arch)
+        reason = self._admit(trial, arch, cost)
         if reason is not None:
             trial.set_user_attr('skipped', reason)
             self.study.tell(trial, state=TrialState.PRUNED)
@@ -336,7 +336,6 @@ class SearchDriver:
             return reason
         run_dir = osp.join(self.work_dir, 'trials',
                            trial_dir_name(trial.number, arch))
-        cost = self.cost(arch)
         trial.set_user_attr('trial_dir', run_dir)
         for k, v in cost.items():
             trial.set_user_attr(k, v)

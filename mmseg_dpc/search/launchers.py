@@ -22,9 +22,10 @@ class Finished:
     timed_out: bool = False
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGKILL it when its parent (the
-    driver) dies, so a killed driver leaves no orphan training (Linux)."""
+def die_with_parent() -> None:
+    """Runs in a trial process: SIGKILL it when its parent (the driver, or
+    the fork server) dies, so a killed driver leaves no orphan training
+    (Linux)."""
     try:
         import ctypes
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, 9)  # PDEATHSIG
@@ -51,17 +52,14 @@ def run_command(cmd: Sequence[str], env: Dict[str, str], log_path: str,
     """Run ``cmd`` to completion with output to ``log_path``; kill it after
     ``timeout`` seconds. Returns ``(returncode, wall seconds, timed out)``."""
     start = time.time()
-    with open(log_path, 'ab') as log:
-        proc = subprocess.Popen(list(cmd), env=env, stdout=log,
-                                stderr=subprocess.STDOUT,
-                                start_new_session=True,
-                                preexec_fn=_die_with_parent)
-        try:
-            rc = proc.wait(timeout=timeout)
-            return rc, time.time() - start, False
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            return None, time.time() - start, True
+    proc = _Proc(cmd, env, log_path, warm=False)
+    try:
+        rc, timed_out = proc.popen.wait(timeout=timeout), False
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc, timed_out = None, True
+    proc.close()
+    return rc, time.time() - start, timed_out
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -88,7 +86,7 @@ class _Proc:
             self.popen = subprocess.Popen(
                 list(cmd), env=env, stdout=self.log,
                 stderr=subprocess.STDOUT, start_new_session=True,
-                preexec_fn=_die_with_parent)
+                preexec_fn=die_with_parent)
 
     def poll(self) -> Optional[int]:
         if self.popen is not None:

@@ -64,13 +64,15 @@ class Reranker:
     def run(self) -> Dict[str, Any]:
         d = self.driver
         todo, rows = {}, []
-        for t in self.candidates():
+        candidates = self.candidates()
+        ranks = {c.number: i for i, c in enumerate(candidates, 1)}
+        for t in candidates:
             arch = Architecture.from_json(t.user_attrs['arch'])
             run_dir = osp.join(self.dir, osp.basename(t.user_attrs[
                 'trial_dir']))
             prev = read_result(run_dir)
             if prev and prev['status'] == COMPLETE:
-                rows.append(self._row(t, prev))
+                rows.append(self._row(t, prev, ranks))
                 continue
             config = write_trial_config(self.full_config, arch, run_dir,
                                         self.options, seed=d.seed)
@@ -93,7 +95,7 @@ class Reranker:
                 running.discard(n)
                 t, arch, run_dir, _ = todo[n]
                 result = self._collect(t, arch, run_dir, fin)
-                rows.append(self._row(t, result))
+                rows.append(self._row(t, result, ranks))
                 print(f'[rerank] trial {n} ({arch.hash}): proxy mIoU '
                       f'{t.user_attrs.get("mIoU")}, full '
                       f'{result["metrics"].get("mIoU")} {result["status"]}')
@@ -118,8 +120,8 @@ class Reranker:
         write_result(run_dir, result)
         return result
 
-    def _row(self, t, result) -> Dict[str, Any]:
-        ranks = {c.number: i for i, c in enumerate(self.candidates(), 1)}
+    @staticmethod
+    def _row(t, result, ranks: Dict[int, int]) -> Dict[str, Any]:
         return dict(trial=t.number, arch_hash=t.user_attrs['arch_hash'],
                     proxy_rank=ranks.get(t.number),
                     proxy_mIoU=t.user_attrs.get('mIoU'),

@@ -16,16 +16,7 @@ import mmseg.models  # noqa: F401
 import torch
 
 import mmseg_dpc  # noqa: F401
-
-
-def die_with_parent() -> None:
-    """SIGKILL this process when its parent dies (Linux), so trials never
-    outlive their driver."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, 9)  # PDEATHSIG
-    except OSError:
-        pass
+from mmseg_dpc.search.launchers import die_with_parent
 
 
 def run_script(script: str, argv, env: dict, log_path: str) -> None:

@@ -148,3 +148,9 @@ def test_proxy_config_names_its_cache():
     assert levels == [3] and out == cfg.cache_root
     assert source.model.backbone.type == 'MobileNetV2'
     assert cfg.model.decode_head.in_channels == 160
+
+
+def test_misspelt_dataset_argument_is_an_error(tmp_path):
+    _toy_cache(tmp_path)
+    with pytest.raises(TypeError, match='flip_prop'):
+        CachedFeatureDataset(str(tmp_path), 'train', flip_prop=0.5)

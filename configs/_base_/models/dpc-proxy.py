@@ -1,20 +1,14 @@
 # The paper's proxy task: a single DPC (no decoder) trained on cached
 # backbone features by CachedFeatureSegmentor. `decode_head.in_index` indexes
 # the cached levels (`feature_levels` of the proxy config), not the backbone.
+_base_ = './dpc_top1-cityscapes-cell.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
-dpc_arch = [
-    dict(op='conv', kernel=3, rate=[1, 6], input=-1),
-    dict(op='conv', kernel=3, rate=[18, 15], input=0),
-    dict(op='conv', kernel=3, rate=[6, 3], input=1),
-    dict(op='conv', kernel=3, rate=[1, 1], input=0),
-    dict(op='conv', kernel=3, rate=[6, 21], input=0),
-]
 model = dict(
     type='CachedFeatureSegmentor',
     data_preprocessor=dict(type='FeatureDataPreprocessor'),
     decode_head=dict(
         type='DPCHead',
-        arch=dpc_arch,
+        arch={{_base_.dpc_arch}},
         in_channels=320,
         in_index=0,
         channels=256,

@@ -1,6 +1,7 @@
 # DPC (released top-1 Cityscapes cell) + DeepLabv3+ decoder on MobileNetV2,
 # output stride 16. No pretrained weights are set: point `pretrained` (or
 # `init_cfg`) at an ImageNet checkpoint for real training.
+_base_ = './dpc_top1-cityscapes-cell.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -9,13 +10,6 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255)
-dpc_arch = [
-    dict(op='conv', kernel=3, rate=[1, 6], input=-1),
-    dict(op='conv', kernel=3, rate=[18, 15], input=0),
-    dict(op='conv', kernel=3, rate=[6, 3], input=1),
-    dict(op='conv', kernel=3, rate=[1, 1], input=0),
-    dict(op='conv', kernel=3, rate=[6, 21], input=0),
-]
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -29,7 +23,7 @@ model = dict(
         norm_cfg=norm_cfg),
     decode_head=dict(
         type='DPCHead',
-        arch=dpc_arch,
+        arch={{_base_.dpc_arch}},
         in_channels=320,
         in_index=3,
         channels=256,

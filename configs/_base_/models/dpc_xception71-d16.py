@@ -3,6 +3,7 @@
 # DeepLabv3+ decoder at stride 4, as the paper. The paper's backbone is
 # pretrained on ImageNet and COCO; nothing is downloaded here, so set
 # `backbone.pretrained=True` or `backbone.checkpoint_path` for real training.
+_base_ = './dpc_top1-cityscapes-cell.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -11,13 +12,6 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255)
-dpc_arch = [
-    dict(op='conv', kernel=3, rate=[1, 6], input=-1),
-    dict(op='conv', kernel=3, rate=[18, 15], input=0),
-    dict(op='conv', kernel=3, rate=[6, 3], input=1),
-    dict(op='conv', kernel=3, rate=[1, 1], input=0),
-    dict(op='conv', kernel=3, rate=[6, 21], input=0),
-]
 model = dict(
     type='EncoderDecoder',
     data_preprocessor=data_preprocessor,
@@ -32,7 +26,7 @@ model = dict(
         out_indices=(1, 3, 4)),
     decode_head=dict(
         type='DPCHead',
-        arch=dpc_arch,
+        arch={{_base_.dpc_arch}},
         in_channels=2048,
         in_index=2,
         channels=256,

@@ -72,6 +72,21 @@ def _retry_callback(max_retry: int):
         'failed_trial_callback'
 
 
+def _open_storage(url: str, attempts: int = 6, **kwargs) -> RDBStorage:
+    """``RDBStorage(url)``, retried while another driver that started at
+    the same time creates the tables of a fresh database (PostgreSQL then
+    fails one of them with a duplicate type or table)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    for attempt in range(attempts):
+        try:
+            return RDBStorage(url, **kwargs)
+        except SQLAlchemyError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError('unreachable')
+
+
 def fmt_time(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
@@ -122,7 +137,7 @@ class SearchDriver:
         hb = cfg.get('heartbeat', {}) or {}
         url = storage or f'sqlite:///{osp.join(self.work_dir, "study.db")}'
         self.retry, callback_arg = _retry_callback(self.max_retries)
-        self.storage = RDBStorage(
+        self.storage = _open_storage(
             url, heartbeat_interval=int(hb.get('interval', 10)),
             grace_period=int(hb.get('grace_period', 30)),
             engine_kwargs=dict(pool_pre_ping=True),

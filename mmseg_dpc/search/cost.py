@@ -7,12 +7,18 @@ inference pass (one per fused multiply-add of a convolution, two per element
 of an affine batch norm, one per input element of average pooling, four per
 output element of bilinear resizing; ReLU is not counted);
 ``madds`` the convolutions' multiply-adds alone, the paper's Multiply-Adds.
+
+``flops`` counts the work done: a separable conv whose rate reaches past the
+feature map skips the taps that read only padding (:class:`AtrousConv2d`),
+so on small maps large rates cost less. ``madds`` keeps the paper's
+convention (every tap of every kernel).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence, Tuple
 
+from ..models.utils.atrous_conv import kept_taps
 from ..models.utils.cell_spec import CONV1X1, SEP_CONV3X3, Branch
 
 
@@ -35,18 +41,32 @@ class Cost:
 
 
 def _conv(cin: int, cout: int, hw: int, k: int = 1, groups: int = 1,
-          bn: bool = True, bias: bool = False) -> Cost:
+          bn: bool = True, bias: bool = False, taps: int = 0) -> Cost:
+    """A conv (+ BN); ``taps``: kernel taps executed, when fewer than k*k."""
     w = cout * (cin // groups) * k * k
+    done = cout * (cin // groups) * (taps or k * k)
     return Cost(params=w + (2 * cout if bn else 0) + (cout if bias else 0),
-                flops=w * hw + (2 * cout * hw if bn else 0),
+                flops=done * hw + (2 * cout * hw if bn else 0),
                 madds=w * hw, paper_params=w)
 
 
-def branch_cost(branch: Branch, cin: int, channels: int, hw: int) -> Cost:
+def _atrous_taps(rate: Sequence[int], size: Tuple[int, int]) -> int:
+    """Taps of a 3x3 kernel of ``rate`` that can read a pixel of ``size``."""
+    n = 1
+    for r, s in zip(rate, size):
+        n *= 2 * kept_taps(3, r, r, s)[0] + 1
+    return n
+
+
+def branch_cost(branch: Branch, cin: int, channels: int,
+                size: Tuple[int, int], output_stride: int = 16) -> Cost:
+    hw = size[0] * size[1]
     if branch.op == CONV1X1:
         return _conv(cin, channels, hw)
     if branch.op == SEP_CONV3X3:
-        return (_conv(cin, cin, hw, k=3, groups=cin)
+        rate = [r * (16 // output_stride) for r in branch.rate]
+        return (_conv(cin, cin, hw, k=3, groups=cin,
+                      taps=_atrous_taps(rate, size))
                 + _conv(cin, channels, hw))
     grid = branch.grid[0] * branch.grid[1]
     conv = _conv(cin, channels, grid)
@@ -55,14 +75,15 @@ def branch_cost(branch: Branch, cin: int, channels: int, hw: int) -> Cost:
 
 
 def cell_cost(cell: Sequence[Branch], in_channels: int,
-              feature_size: Tuple[int, int], channels: int = 256) -> Cost:
+              feature_size: Tuple[int, int], channels: int = 256,
+              output_stride: int = 16) -> Cost:
     """Cost of a :class:`DensePredictionCell` (branches + projection).
     ``paper_params`` counts the branches' conv weights only, as Table 1."""
     hw = feature_size[0] * feature_size[1]
     total = Cost(0, 0)
     for b in cell:
         total += branch_cost(b, in_channels if b.input < 0 else channels,
-                             channels, hw)
+                             channels, tuple(feature_size), output_stride)
     proj = _conv(channels * len(cell), channels, hw)
     return total + Cost(proj.params, proj.flops, proj.madds)
 
@@ -71,10 +92,12 @@ def head_cost(cell: Sequence[Branch], in_channels: int,
               feature_size: Tuple[int, int], channels: int = 256,
               num_classes: int = 19, c1_in_channels: int = 0,
               c1_channels: int = 48,
-              c1_size: Optional[Tuple[int, int]] = None) -> Cost:
+              c1_size: Optional[Tuple[int, int]] = None,
+              output_stride: int = 16) -> Cost:
     """Cost of a whole :class:`DPCHead`: cell, optional DeepLabv3+ decoder
     (low-level feature of ``c1_size``) and classifier."""
-    total = cell_cost(cell, in_channels, feature_size, channels)
+    total = cell_cost(cell, in_channels, feature_size, channels,
+                      output_stride)
     out_hw = feature_size[0] * feature_size[1]
     if c1_in_channels > 0:
         if c1_size is None:

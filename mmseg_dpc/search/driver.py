@@ -227,6 +227,7 @@ class SearchDriver:
         shape = m['feature_shapes'][idx]
         return dict(in_channels=head.in_channels, channels=head.channels,
                     num_classes=head.num_classes,
+                    output_stride=head.get('output_stride', 16),
                     feature_size=tuple(shape[1:]))
 
     def cost(self, arch: Architecture) -> Dict[str, int]:

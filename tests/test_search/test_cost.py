@@ -52,10 +52,14 @@ ALL_OPS = Architecture([
 ])
 
 
-@pytest.mark.parametrize('decoder', [False, True])
-def test_flops_match_mmengine_counter(decoder):
+@pytest.mark.parametrize('decoder, output_stride', [(False, 16), (True, 16),
+                                                    (False, 8)])
+def test_flops_match_mmengine_counter(decoder, output_stride):
+    """Exact, also where rates reach past the 9x11 map and the separable
+    convs skip the taps that read only padding."""
     space = DPCSearchSpace()
-    kw = dict(in_channels=24, channels=16, num_classes=3)
+    kw = dict(in_channels=24, channels=16, num_classes=3,
+              output_stride=output_stride)
     feats = [torch.zeros(1, 24, 9, 11)]
     if decoder:
         kw.update(c1_in_channels=8, c1_channels=4)
@@ -71,3 +75,18 @@ def test_flops_match_mmengine_counter(decoder):
                          c1_size=(33, 41) if decoder else None, **kw)
         assert counted['flops'] == pred.flops, arch
         assert counted['params'] == pred.params
+
+
+def test_flops_count_only_taps_that_read_pixels():
+    """A 3x3 at rate 21 on an 8x8 map executes its centre tap only; the
+    paper's MAdds still count all nine."""
+    wide = parse_cell([dict(op='conv', kernel=3, rate=[21, 21], input=-1)])
+    one = parse_cell([dict(op='conv', kernel=3, rate=[1, 1], input=-1)])
+    small_wide, small_one = (cell_cost(c, 32, (8, 8), 16) for c in (wide, one))
+    assert small_wide.madds == small_one.madds
+    dw = 32 * 8 * 8
+    assert small_one.flops - small_wide.flops == 8 * dw
+    assert (cell_cost(wide, 32, (8, 8), 16, output_stride=8).flops
+            == small_wide.flops)
+    assert cell_cost(wide, 32, (64, 64), 16).flops == \
+        cell_cost(one, 32, (64, 64), 16).flops

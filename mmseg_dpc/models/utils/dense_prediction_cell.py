@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmseg.models.utils import resize
 
+from .atrous_conv import AtrousConv2d
 from .cell_spec import (CONV1X1, PAPER_GRIDS, PAPER_RATES, SEP_CONV3X3, Branch,
                         CellLike, parse_cell)
 
@@ -44,6 +45,10 @@ class DensePredictionCell(nn.Module):
         output_stride: stride of F. Rates are defined at 16 and multiplied by
             ``16 // output_stride`` (x2 at output stride 8) as the reference.
         dropout_ratio: dropout on the concatenation (reference: keep 0.9).
+        conv_cfg: conv layer of every branch; by default the separable
+            convs use :class:`AtrousConv2d`, which skips the taps of large
+            rates that read only padding on small feature maps (same result,
+            less work).
         rates, grids: the allowed values, to validate ``arch`` against.
     """
 
@@ -67,6 +72,7 @@ class DensePredictionCell(nn.Module):
         self.rate_multiplier = 16 // output_stride
         conv_kwargs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                            act_cfg=act_cfg)
+        self._atrous_cfg = conv_cfg or dict(type=AtrousConv2d)
         self.branches = nn.ModuleList(
             self._make_branch(b, in_channels if b.input < 0 else channels,
                               channels, align_corners, conv_kwargs)
@@ -84,7 +90,7 @@ class DensePredictionCell(nn.Module):
             rate = tuple(r * self.rate_multiplier for r in branch.rate)
             return DepthwiseSeparableConvModule(
                 in_channels, channels, 3, padding=rate, dilation=rate,
-                **conv_kwargs)
+                **dict(conv_kwargs, conv_cfg=self._atrous_cfg))
         return PyramidPooling(in_channels, channels, branch.grid,
                               align_corners, **conv_kwargs)
 

@@ -84,3 +84,19 @@ def test_branch_contributions():
         cell.project.conv.weight.zero_()
         cell.project.conv.weight[:, 4:8] = 1  # branch 1's slice
     assert cell.branch_contributions().tolist() == [0, 16, 0, 0, 0]
+
+
+def test_small_maps_skip_padding_taps_with_the_same_result():
+    """Rates past the feature size read only padding; the default cell skips
+    those taps (AtrousConv2d) and matches a plain-Conv2d cell exactly."""
+    torch.manual_seed(0)
+    fast = DensePredictionCell(TOP1_CITYSCAPES, 12, 16).eval()
+    plain = DensePredictionCell(TOP1_CITYSCAPES, 12, 16,
+                                conv_cfg=dict(type='Conv2d')).eval()
+    assert type(fast.branches[1].depthwise_conv.conv).__name__ == \
+        'AtrousConv2d'
+    assert type(plain.branches[1].depthwise_conv.conv) is torch.nn.Conv2d
+    plain.load_state_dict(fast.state_dict())
+    for size in ((8, 8), (5, 30), (49, 49)):
+        x = torch.randn(2, 12, *size)
+        torch.testing.assert_close(fast(x), plain(x), rtol=1e-5, atol=1e-5)

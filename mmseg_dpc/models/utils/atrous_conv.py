@@ -64,6 +64,6 @@ class AtrousConv2d(nn.Conv2d):
                 dil.append(self.dilation[axis] if k else 1)
         if taps[0] == taps[1] == slice(None):
             return super()._conv_forward(input, weight, bias)
-        return nn.functional.conv2d(input, weight[:, :, taps[0], taps[1]],
-                                    bias, self.stride, tuple(pad), tuple(dil),
-                                    self.groups)
+        weight = weight[:, :, taps[0], taps[1]]
+        return nn.functional.conv2d(input, weight, bias, self.stride,
+                                    tuple(pad), tuple(dil), self.groups)

@@ -1,0 +1,33 @@
+"""The benchmarks run and print their figures (tiny settings; the numbers
+themselves are recorded in the issue notes, not asserted)."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def run(script, *args):
+    out = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmarks', script),
+         *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_proxy_speed_prints_ratios_and_ceiling():
+    out = run('proxy_speed.py', '--iters', '1', '--rounds', '1')
+    assert re.search(r'multiply-adds per image: backbone +[\d.]+ M, '
+                     r'DPC head +[\d.]+ M', out), out
+    ceiling = re.search(r'same backbone\+head: +([\d.]+)x +\(multiply-add '
+                        r'ceiling ([\d.]+)x\)', out)
+    assert ceiling and float(ceiling.group(2)) > 1, out
+    assert re.search(r'cache loading speed-up: +[\d.]+x', out), out
+
+
+def test_atrous_conv_benchmark_runs():
+    out = run('atrous_conv.py', '--cells', '1', '--iters', '1', '--rounds',
+              '1')
+    assert re.search(r'released +[\d.]+ +[\d.]+ +[\d.]+x', out), out
+    assert 'geometric mean speed-up over 2 cells' in out

@@ -99,7 +99,9 @@ def main() -> None:
         cfg.merge_from_dict(a.cfg_options)
     if a.channels:
         cfg.model.decode_head.channels = a.channels
-    build = lambda c: revert_sync_batchnorm(MODELS.build(c)).train()  # noqa
+    def build(model_cfg):  # BN in place of SyncBN: one process, no GPU
+        return revert_sync_batchnorm(MODELS.build(model_cfg)).train()
+
     task = build(cfg.model)  # (b) the full task's model
     cfg.model.auxiliary_head = None
     cfg.model.decode_head.c1_in_channels = 0  # the proxy's head: DPC alone

@@ -72,7 +72,6 @@ class DensePredictionCell(nn.Module):
         self.rate_multiplier = 16 // output_stride
         conv_kwargs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                            act_cfg=act_cfg)
-        self._atrous_cfg = conv_cfg or dict(type=AtrousConv2d)
         self.branches = nn.ModuleList(
             self._make_branch(b, in_channels if b.input < 0 else channels,
                               channels, align_corners, conv_kwargs)
@@ -90,7 +89,8 @@ class DensePredictionCell(nn.Module):
             rate = tuple(r * self.rate_multiplier for r in branch.rate)
             return DepthwiseSeparableConvModule(
                 in_channels, channels, 3, padding=rate, dilation=rate,
-                **dict(conv_kwargs, conv_cfg=self._atrous_cfg))
+                **dict(conv_kwargs, conv_cfg=conv_kwargs['conv_cfg']
+                       or dict(type=AtrousConv2d)))
         return PyramidPooling(in_channels, channels, branch.grid,
                               align_corners, **conv_kwargs)
 

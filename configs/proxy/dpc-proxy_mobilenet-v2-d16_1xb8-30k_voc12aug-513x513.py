@@ -11,9 +11,9 @@ feature_levels = [3]  # MobileNetV2 out_indices[3]: 320 channels, stride 16
 cache_root = 'work_dirs/feature_cache/voc12aug_mobilenet-v2-d16'
 cache_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),  # before Resize, which resizes it too
     dict(type='Resize', scale=(513, 513), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='Pad', size=(513, 513), pad_val=0, seg_pad_val=255),
+    dict(type='Pad', size=(513, 513), pad_val=dict(img=0, seg=255)),
     dict(type='PackSegInputs')
 ]
 model = dict(decode_head=dict(num_classes=21))

@@ -34,8 +34,12 @@ class CachedFeatureDataset(Dataset):
         flip_prob: probability of a horizontal flip.
         test_mode: no augmentation (validation / test).
         output_stride: pixels per feature cell (from the manifest if None).
-        verify: check shard checksums when opening.
+        verify: check shard checksums when opening (files unchanged since
+            they last passed are not read again).
         expected_source_hash: refuse a cache made from another source.
+        expected_checkpoint_sha256: refuse a cache made from other weights
+            (:func:`mmseg_dpc.proxy.expect_cache_source` sets both from a
+            proxy config).
         device: load the whole split onto this device (e.g. ``'cuda'``) and
             augment there, so no data loading stands between the accelerator
             and the work; ``None`` memory-maps the shards.
@@ -50,9 +54,12 @@ class CachedFeatureDataset(Dataset):
                  output_stride: Optional[int] = None,
                  verify: bool = True,
                  expected_source_hash: Optional[str] = None,
+                 expected_checkpoint_sha256: Optional[str] = None,
                  device: Optional[str] = None) -> None:
-        self.cache = FeatureCache(osp.join(data_root, split), verify=verify,
-                                  expected_source_hash=expected_source_hash)
+        self.cache = FeatureCache(
+            osp.join(data_root, split), verify=verify,
+            expected_source_hash=expected_source_hash,
+            expected_checkpoint_sha256=expected_checkpoint_sha256)
         m = self.cache.manifest
         self.metainfo: Dict[str, Any] = dict(
             classes=tuple(m.get('classes', ())),

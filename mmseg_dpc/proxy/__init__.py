@@ -1,10 +1,13 @@
-from .extract import (cache_features, config_source_hash, head_levels,
+from .extract import (backbone_stride, cache_features, check_proxy_cache,
+                      checkpoint_digest, config_source_hash,
+                      expect_cache_source, expected_cache_source, head_levels,
                       resolve_cache_config)
 from .feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
                             read_manifest)
 
 __all__ = [
-    'CacheError', 'FeatureCache', 'FeatureCacheWriter', 'cache_features',
-    'config_source_hash', 'head_levels', 'read_manifest',
-    'resolve_cache_config'
+    'CacheError', 'FeatureCache', 'FeatureCacheWriter', 'backbone_stride',
+    'cache_features', 'check_proxy_cache', 'checkpoint_digest',
+    'config_source_hash', 'expect_cache_source', 'expected_cache_source',
+    'head_levels', 'read_manifest', 'resolve_cache_config'
 ]

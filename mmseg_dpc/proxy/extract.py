@@ -2,8 +2,10 @@
 features the decode head reads (``tools/cache_features.py``)."""
 from __future__ import annotations
 
+import copy
+import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -15,7 +17,9 @@ from mmengine.utils import ProgressBar
 from mmseg.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader, Subset
 
-from .feature_cache import FeatureCacheWriter, file_sha256, source_hash
+from ..utils.config import resolve_config_path
+from .feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
+                            file_sha256, source_hash)
 
 DEFAULT_CACHE_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -44,7 +48,7 @@ def resolve_cache_config(cfg: Config):
     for key in ('feature_source', 'feature_levels', 'cache_root'):
         if key not in cfg:
             raise ValueError(f'proxy config {cfg.filename} lacks {key!r}')
-    source = Config.fromfile(cfg.feature_source)
+    source = Config.fromfile(resolve_config_path(cfg, 'feature_source'))
     if 'cache_pipeline' in cfg:
         source.cache_pipeline = cfg.cache_pipeline
     return source, list(cfg.feature_levels), cfg.cache_root
@@ -117,12 +121,11 @@ def cache_features(cfg: Config,
         torch.manual_seed(init_seed)
         model = MODELS.build(cfg.model)
         model.init_weights()
-    ckpt_hash = f'none (init seed {init_seed})'
     if checkpoint:
         load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
-        ckpt_hash = file_sha256(checkpoint)
+    ckpt_hash = checkpoint_digest(checkpoint, init_seed)
     model.to(device).eval()
-    stride = _output_stride(model, levels, cfg, dataset)
+    stride = backbone_stride(model, levels[-1], device)
 
     source = feature_source(cfg, levels, dtype)
     meta = dict(split=split, checkpoint=checkpoint,
@@ -173,11 +176,120 @@ def cache_features(cfg: Config,
     return split_dir
 
 
-def _output_stride(model, levels, cfg, dataset) -> int:
-    """Pixels per cell of the head's main level, measured on one sample."""
-    data = pseudo_collate([dataset[0]])
+def backbone_stride(model, level: int, device: str = 'cpu',
+                    probe: int = 256) -> int:
+    """Pixels per cell of backbone output ``level``, from a ``probe``-pixel
+    square input (a multiple of every usual stride, so the division is
+    exact; an image's own size is not: 180 px give 12 cells at stride 16)."""
     with torch.no_grad():
-        data = model.data_preprocessor(data, training=False)
-        outs = model.extract_feat(data['inputs'])
-    h = data['inputs'].shape[-2]
-    return max(1, round(h / outs[levels[-1]].shape[-2]))
+        x = torch.zeros(1, 3, probe, probe, device=device)
+        cells = model.extract_feat(x)[level].shape[-2]
+    if probe % cells:
+        raise ValueError(f'backbone level {level}: {probe} px give {cells} '
+                         'cells, not a whole stride')
+    return probe // cells
+
+
+_DIGESTS: Dict[tuple, str] = {}
+
+
+def checkpoint_digest(checkpoint: Optional[str], init_seed: int = 0) -> str:
+    """What a cache's manifest records of the weights it was made with
+    (hashed once per file version in a process: a search writes a trial
+    config per trial)."""
+    if not checkpoint:
+        return f'none (init seed {init_seed})'
+    if not osp.isfile(checkpoint):
+        raise ValueError(f'backbone checkpoint not found: {checkpoint}')
+    st = os.stat(checkpoint)
+    key = (osp.abspath(checkpoint), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = file_sha256(checkpoint)
+    return _DIGESTS[key]
+
+
+def expected_cache_source(cfg: Config) -> Dict[str, str]:
+    """What the cache of proxy config ``cfg`` must have been made from:
+    its ``feature_source`` config (backbone, preprocessing, pipeline),
+    ``feature_levels``, ``feature_dtype`` and ``feature_checkpoint`` (none:
+    the seeded initialisation ``tools/cache_features.py`` uses without
+    ``--checkpoint``)."""
+    source, levels, _ = resolve_cache_config(cfg)
+    return dict(
+        expected_source_hash=config_source_hash(
+            source, levels, cfg.get('feature_dtype', 'float16')),
+        expected_checkpoint_sha256=checkpoint_digest(
+            cfg.get('feature_checkpoint')))
+
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _cache_datasets(cfg: Config, loaders: Sequence[str] = LOADERS):
+    for key in loaders:
+        ds = (cfg.get(key) or {}).get('dataset')
+        if ds is not None and ds.get('type') == 'CachedFeatureDataset':
+            yield key, ds
+
+
+def expect_cache_source(cfg: Config) -> Config:
+    """Make the cached-feature data sets of proxy config ``cfg`` refuse a
+    cache made from another source or checkpoint (where the config does
+    not say already what it expects). A full model config is unchanged."""
+    if cfg.model.get('type') != 'CachedFeatureSegmentor' or \
+            'feature_source' not in cfg:
+        return cfg
+    expected = None
+    for _, ds in _cache_datasets(cfg):
+        if all(k in ds for k in ('expected_source_hash',
+                                 'expected_checkpoint_sha256')):
+            continue
+        expected = expected or expected_cache_source(cfg)
+        for k, v in expected.items():
+            ds.setdefault(k, v)
+    return cfg
+
+
+def check_proxy_cache(cfg: Config,
+                      loaders: Sequence[str] = LOADERS[:2]
+                      ) -> Tuple[int, int, int]:
+    """Open the cached splits that proxy config ``cfg`` reads in
+    ``loaders`` as its runs will (complete, checksums, source and
+    checkpoint), and check that the decode head reads features of its
+    ``in_channels``; returns the ``(C, h, w)`` feature shape of the head's
+    input. Raises :class:`CacheError` naming what is wrong, before any
+    training starts."""
+    cfg = expect_cache_source(copy.deepcopy(cfg))
+    head = cfg.model.decode_head
+    idx = head.get('in_index', -1)
+    shape = None
+    for key, ds in _cache_datasets(cfg, loaders):
+        split_dir = osp.join(ds.data_root, ds.get('split', 'train'))
+        try:
+            cache = FeatureCache(
+                split_dir, verify=ds.get('verify', True),
+                expected_source_hash=ds.get('expected_source_hash'),
+                expected_checkpoint_sha256=ds.get(
+                    'expected_checkpoint_sha256'))
+        except CacheError as e:
+            raise CacheError(f'{e}\nBuild the proxy feature cache with: '
+                             f'python tools/cache_features.py '
+                             f'{cfg.filename}') from e
+        shapes = cache.manifest['feature_shapes']
+        try:
+            level_shape = tuple(shapes[idx])
+        except IndexError:
+            raise CacheError(f'{key}: decode_head.in_index {idx} is out of '
+                             f'range: {split_dir} holds {len(shapes)} '
+                             'feature levels') from None
+        if level_shape[0] != head.in_channels:
+            raise CacheError(
+                f'{key}: decode_head.in_channels is {head.in_channels}, but '
+                f'the feature cache {split_dir} holds {level_shape[0]}-'
+                f'channel features (level {idx}): the cache was made from '
+                'another backbone, or in_channels is wrong')
+        shape = shape or level_shape
+    if shape is None:
+        raise CacheError(f'{cfg.filename}: {", ".join(loaders)} read no '
+                         'CachedFeatureDataset')
+    return shape

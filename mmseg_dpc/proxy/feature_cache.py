@@ -26,6 +26,8 @@ import numpy as np
 from ..utils.io import atomic_write_json
 
 MANIFEST = 'manifest.json'
+# files already checked: name -> [size, mtime_ns, sha256]
+VERIFIED = 'verified.json'
 FORMAT_VERSION = 1
 
 
@@ -79,16 +81,35 @@ def label_file(shard: int) -> str:
     return f'shard_{shard:05d}.label.npy'
 
 
-def verify_shard(split_dir: str, shard: Dict[str, Any]) -> Optional[str]:
+def verify_shard(split_dir: str, shard: Dict[str, Any],
+                 verified: Optional[Dict[str, list]] = None
+                 ) -> Optional[str]:
     """``None`` if every file of ``shard`` matches its checksum, else a
-    message naming the first bad file."""
+    message naming the first bad file. Files whose size and mtime are as
+    ``verified`` recorded them (with the same checksum) are not read again;
+    the files that pass are added to it."""
     for name, digest in sorted(shard['files'].items()):
         path = osp.join(split_dir, name)
         if not osp.exists(path):
             return f'{name} is missing'
+        st = os.stat(path)
+        key = [st.st_size, st.st_mtime_ns, digest]
+        if verified is not None and verified.get(name) == key:
+            continue
         if file_sha256(path) != digest:
             return f'{name} is corrupt (sha256 mismatch)'
+        if verified is not None:
+            verified[name] = key
     return None
+
+
+def _read_stamp(split_dir: str) -> Dict[str, list]:
+    try:
+        with open(osp.join(split_dir, VERIFIED)) as f:
+            stamp = json.load(f)
+        return stamp if isinstance(stamp, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 class FeatureCacheWriter:
@@ -184,7 +205,8 @@ class FeatureCache:
     """
 
     def __init__(self, split_dir: str, verify: bool = True,
-                 expected_source_hash: Optional[str] = None) -> None:
+                 expected_source_hash: Optional[str] = None,
+                 expected_checkpoint_sha256: Optional[str] = None) -> None:
         self.split_dir = split_dir
         self.manifest = m = read_manifest(split_dir)
         if not m.get('complete'):
@@ -199,18 +221,22 @@ class FeatureCache:
                 f'feature cache {split_dir} was made for another backbone or '
                 f'preprocessing (source hash {m["source_hash"]}, this config '
                 f'expects {expected_source_hash})')
+        if (expected_checkpoint_sha256 is not None
+                and m.get('checkpoint_sha256') != expected_checkpoint_sha256):
+            raise CacheError(
+                f'feature cache {split_dir} was made from another backbone '
+                f'checkpoint ({m.get("checkpoint")!r}, sha256 '
+                f'{m.get("checkpoint_sha256")}); this config expects sha256 '
+                f'{expected_checkpoint_sha256} (its feature_checkpoint): '
+                'rebuild the cache with tools/cache_features.py or set '
+                'feature_checkpoint to the checkpoint it was made from')
+        if verify:
+            self._verify()
         self.features: List[List[np.ndarray]] = []
         self.labels: List[np.ndarray] = []
         self.offsets: List[int] = []
         total = 0
         for shard in m['shards']:
-            if verify:
-                problem = verify_shard(split_dir, shard)
-                if problem:
-                    raise CacheError(
-                        f'feature cache {split_dir}: shard {shard["index"]}: '
-                        f'{problem}; re-run tools/cache_features.py with the '
-                        'same arguments to rebuild just that shard')
             k = shard['index']
             self.features.append([
                 np.load(osp.join(split_dir, feature_file(k, level)),
@@ -222,6 +248,26 @@ class FeatureCache:
             self.offsets.append(total)
             total += shard['count']
         self.count = total
+
+    def _verify(self) -> None:
+        """Check every file's sha256, once: a stamp file records the size
+        and mtime of the files that passed, and only files that changed
+        since are read again (a search opens the cache once per trial)."""
+        stamp = _read_stamp(self.split_dir)
+        verified = dict(stamp)
+        for shard in self.manifest['shards']:
+            problem = verify_shard(self.split_dir, shard, verified)
+            if problem:
+                raise CacheError(
+                    f'feature cache {self.split_dir}: shard {shard["index"]}: '
+                    f'{problem}; re-run tools/cache_features.py with the '
+                    'same arguments to rebuild just that shard')
+        if verified != stamp:
+            try:
+                atomic_write_json(osp.join(self.split_dir, VERIFIED),
+                                  verified)
+            except OSError:  # a read-only cache is verified every time
+                pass
 
     @property
     def num_levels(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -27,13 +27,7 @@ def load_config(path: str, args: argparse.Namespace) -> Config:
     """Load ``path``, apply ``--cfg-options``, launcher and work dir."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    try:
-        cfg = Config.fromfile(path)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # a broken config: say which file and why
-        raise SystemExit(f'error: cannot load config {path}: '
-                         f'{type(e).__name__}: {e}') from e
+    cfg = load_config_file(path)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
@@ -44,3 +38,66 @@ def load_config(path: str, args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(path))[0])
     return cfg
+
+
+def resolve_config_path(cfg: Config, key: str) -> str:
+    """The absolute path of the config file that ``cfg[key]`` names
+    (``key`` may be dotted, e.g. ``rerank.full_config``).
+
+    A relative path is looked up as ``_base_`` is, next to the config file
+    that holds it, and then in the current working directory (where
+    mmseg's tools run, and where the shipped configs' ``configs/...``
+    paths start). The error names the key and every place tried.
+    """
+    value: Any = cfg
+    for part in key.split('.'):
+        value = value.get(part) if hasattr(value, 'get') else None
+    if not isinstance(value, str) or not value:
+        raise ValueError(f'{key} must be a config file path, got {value!r}')
+    path = osp.expanduser(value)
+    if osp.isabs(path):
+        tried = [path]
+    else:
+        filename = getattr(cfg, 'filename', None)
+        dirs = [osp.dirname(osp.abspath(filename))] if filename else []
+        tried = [osp.join(d, path) for d in dirs + [os.getcwd()]]
+    for candidate in tried:
+        if osp.isfile(candidate):
+            return osp.abspath(candidate)
+    where = f' (in {cfg.filename})' if getattr(cfg, 'filename', None) else ''
+    raise ValueError(f'{key}{where}: config file {value!r} not found; '
+                     f'tried {", ".join(tried)}')
+
+
+def load_config_file(path: str) -> Config:
+    """``Config.fromfile`` with a one-line error for a missing or broken
+    file, for the command-line tools."""
+    if not osp.isfile(path):
+        raise SystemExit(f'error: config file not found: {path}')
+    try:
+        return Config.fromfile(path)
+    except Exception as e:
+        raise SystemExit(f'error: cannot load config {path}: '
+                         f'{type(e).__name__}: {e}') from e
+
+
+def check_run_inputs(cfg: Config, checkpoint: Optional[str],
+                     loaders: Sequence[str]) -> None:
+    """Refuse, in one line, what would fail deep inside the Runner: a file
+    that is not a (safe) checkpoint, and for a proxy config a feature
+    cache in ``loaders`` that is unusable or made from another backbone,
+    config or checkpoint (the data sets are then told what to expect)."""
+    from ..proxy import check_proxy_cache, expect_cache_source
+    from .checkpoint import CheckpointError, check_checkpoint
+    if checkpoint:
+        try:
+            check_checkpoint(checkpoint)
+        except CheckpointError as e:
+            raise SystemExit(f'error: {e}') from None
+    if cfg.model.get('type') != 'CachedFeatureSegmentor':
+        return
+    try:
+        expect_cache_source(cfg)
+        check_proxy_cache(cfg, loaders)
+    except ValueError as e:
+        raise SystemExit(f'error: {e}') from None

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
-    tmp = path + '.tmp'
+    # unique per process and thread: concurrent writers never share it
+    tmp = f'{path}.{os.getpid()}.{threading.get_ident()}.tmp'
     with open(tmp, 'w') as f:
         f.write(text)
     os.replace(tmp, path)

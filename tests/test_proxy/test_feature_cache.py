@@ -1,6 +1,8 @@
 """Feature cache: build, resume, corruption and mismatch handling."""
+import glob
 import os
 import os.path as osp
+import time
 
 import numpy as np
 import pytest
@@ -126,3 +128,137 @@ def test_cache_of_another_checkpoint_is_refused(tmp_path, shapes_root):
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
     with pytest.raises(CacheError, match='another checkpoint_sha256'):
         build(cfg, tmp_path, checkpoint=str(ckpt))
+
+
+def test_verified_files_are_not_hashed_again(tmp_path, shapes_root,
+                                             monkeypatch):
+    """Every trial opens the cache: its files are hashed once, and again
+    only when they change (a changed shard is still named)."""
+    from mmseg_dpc.proxy import feature_cache
+    split_dir = build(demo_cfg(shapes_root), tmp_path)
+    hashed = []
+    sha = feature_cache.file_sha256
+    monkeypatch.setattr(feature_cache, 'file_sha256',
+                        lambda path: hashed.append(path) or sha(path))
+    FeatureCache(split_dir)
+    assert len(hashed) == 8  # 4 shards x (features + labels)
+    hashed.clear()
+    FeatureCache(split_dir)
+    FeatureCache(split_dir)
+    assert hashed == []
+    bad = osp.join(split_dir, 'shard_00001.label.npy')
+    data = bytearray(open(bad, 'rb').read())
+    data[-3] ^= 0xFF
+    time.sleep(0.01)  # a new mtime
+    open(bad, 'wb').write(bytes(data))
+    with pytest.raises(CacheError, match='shard_00001.label.npy is corrupt'):
+        FeatureCache(split_dir)
+    assert hashed == [bad]
+    with open(bad, 'r+b') as f:  # truncated: another size
+        f.truncate(100)
+    with pytest.raises(CacheError, match='shard_00001.label.npy is corrupt'):
+        FeatureCache(split_dir)
+
+
+def test_output_stride_comes_from_the_backbone(tmp_path):
+    """180 px images give 12 cells at stride 16 (not 180 / 12 = 15), and
+    random crops of their features take labels at 16 px per cell."""
+    import torch
+
+    from mmseg_dpc.datasets import (CachedFeatureDataset,
+                                    generate_synthetic_shapes)
+    root = str(tmp_path / 'data')
+    generate_synthetic_shapes(root, num_train=2, num_val=1, size=180)
+    split_dir = build(demo_cfg(root), tmp_path / 'cache', shard_size=2)
+    m = FeatureCache(split_dir).manifest
+    assert m['output_stride'] == 16
+    assert m['feature_shapes'] == [[160, 12, 12]]
+    assert m['label_shape'] == [180, 180]
+    full = CachedFeatureDataset(str(tmp_path / 'cache'), 'train',
+                                test_mode=True)[0]
+    feats, label = full['inputs'][0], full['data_samples'].gt_sem_seg.data[0]
+    ds = CachedFeatureDataset(str(tmp_path / 'cache'), 'train',
+                              crop_size=(5, 5), flip_prob=0.0)
+    np.random.seed(0)
+    for _ in range(10):
+        item = ds[0]
+        crop = item['inputs'][0]
+        lab = item['data_samples'].gt_sem_seg.data[0]
+        assert crop.shape == (160, 5, 5) and lab.shape == (80, 80)
+        (y0, x0), = [(y, x) for y in range(8) for x in range(8)
+                     if torch.equal(feats[:, y:y + 5, x:x + 5], crop)]
+        region = label[y0 * 16:(y0 + 5) * 16, x0 * 16:(x0 + 5) * 16]
+        assert torch.equal(lab[:region.shape[0], :region.shape[1]], region)
+        assert (lab[region.shape[0]:] == 255).all()  # beyond the image
+
+
+SHIPPED_PROXIES = sorted(glob.glob(osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+    'configs', 'proxy', '*.py')))
+
+
+@pytest.mark.parametrize('proxy', SHIPPED_PROXIES, ids=osp.basename)
+def test_shipped_cache_pipelines_keep_labels_aligned(tmp_path, proxy):
+    """Each shipped proxy's cache pipeline, on an image whose left part is
+    class 1 (red) and right part class 2 (blue): every label pixel still
+    lies on its own colour."""
+    import mmcv
+    from mmcv.transforms import Compose
+    from mmengine.registry import init_default_scope
+
+    from mmseg_dpc.proxy import resolve_cache_config
+    from mmseg_dpc.proxy.extract import DEFAULT_CACHE_PIPELINE
+    init_default_scope('mmseg')
+    source, _, _ = resolve_cache_config(Config.fromfile(proxy))
+    pipeline = Compose(source.get('cache_pipeline', DEFAULT_CACHE_PIPELINE))
+    h, w = 300, 407
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, :150] = (0, 0, 255)  # BGR red
+    img[:, 150:] = (255, 0, 0)  # BGR blue
+    seg = np.full((h, w), 2, np.uint8)
+    seg[:, :150] = 1
+    mmcv.imwrite(img, str(tmp_path / 'img.png'))
+    mmcv.imwrite(seg, str(tmp_path / 'seg.png'))
+    out = pipeline(dict(img_path=str(tmp_path / 'img.png'),
+                        seg_map_path=str(tmp_path / 'seg.png'),
+                        reduce_zero_label=False, seg_fields=[]))
+    pixels = out['inputs'].numpy()  # C, H, W (BGR)
+    label = out['data_samples'].gt_sem_seg.data[0].numpy()
+    assert label.shape == pixels.shape[1:], 'labels and image differ in size'
+    red = (pixels[2] > 200) & (pixels[0] < 50)
+    blue = (pixels[0] > 200) & (pixels[2] < 50)
+    assert red.sum() > 1000 and blue.sum() > 1000
+    assert (label[red] == 1).mean() > 0.99
+    assert (label[blue] == 2).mean() > 0.99
+
+
+def test_proxy_training_refuses_a_cache_of_another_checkpoint(
+        tmp_path, shapes_root):
+    """A cache made from checkpoint A: a proxy config that names no
+    checkpoint (or another) is refused, by training and by the search's
+    check; naming A is accepted."""
+    import torch
+    from mmseg.registry import MODELS
+
+    from mmseg_dpc.proxy import check_proxy_cache
+    from ..conftest import REPO
+    cfg = demo_cfg(shapes_root)
+    ckpt = tmp_path / 'backbone.pth'
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
+    for split in ('train', 'val'):
+        cache_features(cfg, split, str(tmp_path / 'cache'), levels=[3],
+                       checkpoint=str(ckpt), device='cpu', progress=False)
+    proxy = Config.fromfile(osp.join(
+        REPO, 'configs/proxy/'
+        'dpc-proxy_mobilenet-v2-d16_1xb8-1k_synthetic-shapes-128x128.py'))
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        proxy[loader].dataset.data_root = str(tmp_path / 'cache')
+    with pytest.raises(CacheError, match='another backbone checkpoint'):
+        check_proxy_cache(proxy)
+    other = tmp_path / 'other.pth'
+    torch.save({'state_dict': {}}, other)
+    proxy.feature_checkpoint = str(other)
+    with pytest.raises(CacheError, match='another backbone checkpoint'):
+        check_proxy_cache(proxy)
+    proxy.feature_checkpoint = str(ckpt)
+    assert check_proxy_cache(proxy) == (160, 8, 8)

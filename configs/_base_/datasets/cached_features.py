@@ -2,6 +2,12 @@
 # to `cache_root`). Set `device='cuda'` on the datasets to hold the whole
 # cache in accelerator memory and augment there.
 cache_root = 'work_dirs/feature_cache'
+# What the cache must be made from, besides `feature_source` and
+# `feature_levels`: the backbone weights (`tools/cache_features.py
+# --checkpoint`; None = its seeded initialisation) and the stored dtype.
+# Training or searching on a cache made otherwise is refused.
+feature_checkpoint = None
+feature_dtype = 'float16'
 dataset_type = 'CachedFeatureDataset'
 train_dataloader = dict(
     batch_size=8,

@@ -110,6 +110,7 @@ def main() -> None:
          f'proxy_cfg_options.train_cfg.val_interval={pi}',
          f'proxy_cfg_options.param_scheduler.0.end={pi}',
          f'proxy_cfg_options.default_hooks.checkpoint.interval={pi}',
+         f'proxy_cfg_options.feature_checkpoint={ckpt}',
          *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
          *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]],
         osp.join(wd, 'search.log'))

@@ -8,7 +8,8 @@ import argparse
 from mmengine.runner import Runner
 
 import mmseg_dpc  # noqa: F401  (registers DPCHead & co.)
-from mmseg_dpc.utils.config import add_common_args, load_config
+from mmseg_dpc.utils.config import (add_common_args, check_run_inputs,
+                                    load_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -33,6 +34,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args)
+    check_run_inputs(cfg, args.checkpoint, ('test_dataloader', ))
     cfg.load_from = args.checkpoint
     if args.show_dir:
         cfg.default_hooks.visualization.draw = True

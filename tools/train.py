@@ -18,7 +18,8 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmseg_dpc  # noqa: F401,E402  (registers DPCHead & co.)
-from mmseg_dpc.utils.config import add_common_args, load_config  # noqa: E402
+from mmseg_dpc.utils.config import (add_common_args,  # noqa: E402
+                                    check_run_inputs, load_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,11 +49,13 @@ def main() -> None:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    check_run_inputs(cfg, cfg.get('load_from'),
+                     ('train_dataloader', 'val_dataloader'))
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     start = time.time()
     runner.train()
-    if is_main_process():  # where the time went (read by tools/search.py)
+    if is_main_process():  # where the time went (in each trial's result)
         with open(osp.join(cfg.work_dir, 'timing.json'), 'w') as f:
             json.dump(dict(startup_s=start - _PROCESS_START,
                            train_s=time.time() - start), f)

@@ -42,11 +42,12 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     board: List[dict] = _load(osp.join(work_dir, 'leaderboard.json')) or []
     rerank = _load(osp.join(work_dir, 'rerank.json'))
     summary = _load(osp.join(work_dir, 'summary.json')) or {}
-    figs = osp.join(work_dir, 'report')
-    os.makedirs(figs, exist_ok=True)
     done = [r for r in board if r['status'] == 'COMPLETE']
     if not done:
-        raise ValueError(f'{work_dir}: no complete trial to report on')
+        raise ValueError(f'{work_dir}: no complete trial to report on (no '
+                         'leaderboard.json of a search with results)')
+    figs = osp.join(work_dir, 'report')
+    os.makedirs(figs, exist_ok=True)
     lines = [f'# DPC search report: {summary.get("study", "")}', '',
              f'{len(done)} complete trials, '
              f'{sum(r["status"] == "FAILED" for r in board)} failed. '

@@ -64,3 +64,44 @@ def register_checkpoint_safe_globals() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:  # torch < 2.4 has no weights-only allow list
         add(checkpoint_safe_globals())
+
+
+class CheckpointError(ValueError):
+    """A file that is not a checkpoint, or one that weights-only loading
+    refuses."""
+
+
+def check_checkpoint(path: str) -> None:
+    """Raise :class:`CheckpointError` with a plain reason unless ``path``
+    loads under ``weights_only=True`` (memory-mapped where the format
+    allows, so tensors are not read). Run before a tool hands the file to
+    mmengine, whose error would be torch's "please file an issue" text."""
+    import os.path as osp
+    import pickle
+    if not osp.isfile(path):
+        raise CheckpointError(f'checkpoint not found: {path}')
+    try:
+        try:
+            torch.load(path, map_location='cpu', weights_only=True,
+                       mmap=True)
+        except RuntimeError as e:
+            if 'mmap' not in str(e):
+                raise
+            torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        refused = [line.strip() for line in text.splitlines()
+                   if 'GLOBAL' in line or 'Unsupported global' in line]
+        if refused:
+            what = refused[0]
+            raise CheckpointError(
+                f'{path} holds objects that weights-only loading refuses '
+                f'({what}): not loaded, for safety. Load only checkpoints '
+                'you trust; mmseg-dpc never turns weights_only off') from None
+        raise CheckpointError(f'{path} is not a PyTorch checkpoint (it '
+                              'cannot be unpickled)') from None
+    except Exception as e:  # garbage makes the unpickler fail any way
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        raise CheckpointError(f'{path} is not a PyTorch checkpoint '
+                              f'({type(e).__name__}: {first[:200]})'
+                              ) from None

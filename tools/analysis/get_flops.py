@@ -17,6 +17,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import mmseg_dpc  # noqa: F401
+from mmseg_dpc.utils.config import load_config_file
 
 
 def complexity(cfg: Config, shape) -> dict:
@@ -46,7 +47,7 @@ def main() -> None:
     p.add_argument('--json', help='also write the figures to this file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     a = p.parse_args()
-    cfg = Config.fromfile(a.config)
+    cfg = load_config_file(a.config)
     if a.cfg_options:
         cfg.merge_from_dict(a.cfg_options)
     shape = a.shape or list(cfg.get('crop_size', (512, 512)))

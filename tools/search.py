@@ -51,33 +51,32 @@ def main() -> int:
         start_fork_server()
     import os.path as osp
 
-    from mmengine.config import Config, DictAction
+    from mmengine.config import DictAction
 
     import mmseg_dpc  # noqa: F401
-    from mmseg_dpc.search.driver import SearchDriver
+    from mmseg_dpc.search.driver import SearchDriver, SearchStopped
+    from mmseg_dpc.utils.config import load_config_file
     options = {}
     if a.cfg_options:
         parser = argparse.ArgumentParser()
         parser.add_argument('--o', nargs='+', action=DictAction)
         options = parser.parse_args(['--o', *a.cfg_options]).o
-    try:
-        cfg = Config.fromfile(a.config)
-    except Exception as e:
-        print(f'error: cannot load search config {a.config}: {e}',
-              file=sys.stderr)
-        return 2
+    cfg = load_config_file(a.config)
     cfg.merge_from_dict(options)
     work_dir = a.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(a.config))[0])
-    workers = a.workers or (1 if a.launcher == 'local' else None)
     try:
-        driver = SearchDriver(cfg, work_dir, workers=workers,
+        driver = SearchDriver(cfg, work_dir, workers=a.workers,
                               launcher=a.launcher, storage=a.storage,
                               ray_address=a.ray_address, resume=a.resume)
     except (ValueError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    driver.run()
+    try:
+        driver.run()
+    except SearchStopped as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 3
     return 0
 
 

@@ -30,6 +30,10 @@ trial_timeout = 600  # seconds; a trial past it is killed and FAILED
 max_retries = 1      # re-runs of a trial that crashed or lost its driver
 seed = 0             # training seed of every trial
 heartbeat = dict(interval=10, grace_period=30)
+# stop the search with an error (keeping what completed) once this many
+# trials in a row failed, or once more than `fraction` of at least
+# 2 x `consecutive` finished trials failed
+failure_budget = dict(consecutive=5, fraction=0.5)
 resources = dict(gpus=(), cpus_per_trial=1, gpus_per_trial=0)
 rerank = dict(
     top_k=3,

@@ -8,26 +8,31 @@ no trial that started before it holds the same architecture (canonical
 form). So several drivers, restarts and retries end with exactly
 ``num_trials`` complete trials and no architecture trained twice.
 
-Drivers heartbeat their running trials; a trial whose driver died is failed
-once its heartbeat is older than the grace period, and retried (Optuna's
-``RetryFailedTrialCallback``) up to ``max_retries`` times.
+Drivers heartbeat their running trials from a thread of their own, so a
+driver busy for seconds never lets its live trials look stale; a trial
+whose driver died is failed (with that reason) once its heartbeat is older
+than the grace period, and retried (Optuna's retry callback) up to
+``max_retries`` times. A search whose trials keep failing stops with a
+named error (``failure_budget``), keeping what completed.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
 import random
+import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import optuna
 from mmengine.config import Config
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from ..proxy.feature_cache import read_manifest
+from ..proxy import check_proxy_cache
 from ..registry import SEARCH_SPACES
 from .architecture import Architecture
 from .cost import head_cost
@@ -35,18 +40,21 @@ from .launchers import LocalLauncher, RayLauncher
 from .leaderboard import write_leaderboard
 from .optuna_adapter import OptunaSpaceAdapter
 from .rerank import Reranker
-from .trial import (COMPLETE, FAILED, read_timing, run_outcome,
-                    train_command, trial_dir_name, write_result,
-                    write_trial_config)
+from .settings import (COST_OBJECTIVES, SearchSettings, check_workers,
+                       default_storage)
+from .trial import (COMPLETE, FAILED, read_timing, run_outcome, train_command,
+                    trial_dir_name, write_result, write_trial_config)
 
-STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
 # heartbeats and stale-trial failing are used with ask/tell on purpose
 warnings.filterwarnings('ignore', message='Heartbeat of storage')
 warnings.filterwarnings('ignore', category=optuna.exceptions.ExperimentalWarning)
-COST_OBJECTIVES = ('params', 'flops')
-METRICS = ('mIoU', 'mAcc', 'aAcc')
-STRATEGY_KEYS = dict(random={'seed'},
-                     evolution={'seed', 'population_size', 'sample_size'})
+# why a trial failed (user attr ``failure``): its own error, its driver's
+# silence, or its search stopping; only the first counts against the budget
+TRIAL_ERROR, STALE, STOPPED = 'trial', 'stale', 'stopped'
+
+
+class SearchStopped(RuntimeError):
+    """The search ended early (its failure budget was spent)."""
 
 
 @dataclass
@@ -56,6 +64,53 @@ class _Run:
     dir: str
     cost: Dict[str, int]
     start: float
+
+
+class HeartbeatThread:
+    """Records the heartbeat of every trial this driver holds, every
+    ``interval`` seconds, from a thread of its own (as Optuna's
+    ``optimize`` does): however long the driver's loop blocks (asking,
+    admission, writing configs, starting the fork server), its live trials
+    never look stale to another driver."""
+
+    def __init__(self, storage: RDBStorage, interval: float) -> None:
+        self.storage = storage
+        self.interval = interval
+        self._held: Set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name='search-heartbeat')
+        self._thread.start()
+
+    def hold(self, trial_id: int) -> None:
+        """Beat for ``trial_id`` from now on (and once at once)."""
+        self.storage.record_heartbeat(trial_id)
+        with self._lock:
+            self._held.add(trial_id)
+
+    def release(self, trial_id: int) -> None:
+        with self._lock:
+            self._held.discard(trial_id)
+
+    def holds(self, trial_id: int) -> bool:
+        with self._lock:
+            return trial_id in self._held
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                held = list(self._held)
+            for trial_id in held:
+                try:
+                    self.storage.record_heartbeat(trial_id)
+                except Exception as e:  # a passing database error
+                    print(f'[search] heartbeat of trial id {trial_id} '
+                          f'failed: {type(e).__name__}: {e}', flush=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _retry_callback(max_retry: int):
@@ -108,86 +163,66 @@ class SearchDriver:
         resume: require an existing study to continue.
     """
 
-    def __init__(self, cfg: Config, work_dir: str, workers: int = 1,
-                 launcher: str = 'local', storage: Optional[str] = None,
+    def __init__(self, cfg: Config, work_dir: str,
+                 workers: Optional[int] = None, launcher: str = 'local',
+                 storage: Optional[str] = None,
                  ray_address: Optional[str] = None,
                  resume: bool = False) -> None:
-        missing = [k for k in ('search_space', 'proxy_config', 'num_trials')
-                   if k not in cfg]
-        if missing:
-            raise ValueError(f'search config lacks {missing}')
+        # everything that can be checked is checked before anything exists
+        self.settings = st = SearchSettings.from_config(cfg)
+        check_workers(workers, launcher)
         self.cfg = cfg
         self.work_dir = osp.abspath(work_dir)
-        os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
-        self.num_trials = int(cfg.num_trials)
-        self.timeout = cfg.get('trial_timeout')
-        self.max_retries = int(cfg.get('max_retries', 1))
-        self.poll_interval = float(cfg.get('poll_interval', 0.5))
-        self.space = SEARCH_SPACES.build(cfg.search_space)
+        self.num_trials = st.num_trials
+        self.timeout = st.trial_timeout
+        self.max_retries = st.max_retries
+        self.poll_interval = st.poll_interval
+        self.space = SEARCH_SPACES.build(st.search_space)
         self.adapter = OptunaSpaceAdapter(self.space)
         self.distributions = self.adapter.distributions()
-        self.objectives = self._objectives(cfg.get('objectives', [
-            dict(name='mIoU', direction='maximize')]))
-        self.constraints = dict(cfg.get('constraints', {}) or {})
-        self.proxy_config = cfg.proxy_config
-        self.proxy_options = cfg.get('proxy_cfg_options', {}) or {}
-        self.seed = int(cfg.get('seed', 0))
+        self.objectives = st.objectives
+        self.constraints = st.constraints
+        self.proxy_config = st.proxy_config
+        self.proxy_options = st.proxy_cfg_options
+        self.seed = st.seed
+        self.strategy = st.strategy['type']
+        self.strategy_kw = {k: v for k, v in st.strategy.items()
+                            if k != 'type'}
         self._cost_shape = self._proxy_cost_shape()
+        url = storage or default_storage(self.work_dir)
+        if resume and storage is None and not osp.exists(
+                osp.join(self.work_dir, 'study.db')):
+            raise ValueError(f'--resume: no study in {self.work_dir} '
+                             '(no study.db)')
 
-        hb = cfg.get('heartbeat', {}) or {}
-        url = storage or f'sqlite:///{osp.join(self.work_dir, "study.db")}'
+        os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
         self.retry, callback_arg = _retry_callback(self.max_retries)
         self.storage = _open_storage(
-            url, heartbeat_interval=int(hb.get('interval', 10)),
-            grace_period=int(hb.get('grace_period', 30)),
+            url, heartbeat_interval=st.heartbeat_interval,
+            grace_period=st.grace_period,
             engine_kwargs=dict(pool_pre_ping=True),
             **{callback_arg: self.retry})
-        self.study_name = cfg.get('study_name', 'dpc-search')
+        self.study_name = st.study_name
         exists = self.study_name in [
             s.study_name for s in optuna.study.get_all_study_summaries(
                 self.storage)]
         if resume and not exists:
             raise ValueError(f'--resume: no study {self.study_name!r} in '
                              f'{url}')
-        strategy = dict(cfg.get('strategy', dict(type='random')))
-        self.strategy = strategy.pop('type')
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
-                             f'got {self.strategy!r}')
-        unknown = set(strategy) - STRATEGY_KEYS.get(self.strategy,
-                                                    set(strategy))
-        if unknown:
-            raise ValueError(f'strategy {self.strategy!r}: unknown keys '
-                             f'{sorted(unknown)}')
-        self.strategy_kw = strategy
         self.study = optuna.create_study(
             study_name=self.study_name, storage=self.storage,
             load_if_exists=True, sampler=self._sampler(),
             directions=[o['direction'] for o in self.objectives])
         self.rng = random.Random(self.strategy_kw.get('seed', self.seed))
         self.launcher = self._launcher(launcher, workers, ray_address)
-        self.reranker = Reranker(self) if cfg.get('rerank') else None
+        self.reranker = Reranker(self) if st.rerank else None
+        self.heartbeat: Optional[HeartbeatThread] = None
         self.own: Dict[int, _Run] = {}
         self.prepared: Optional[_Run] = None
         self.session_walls: List[float] = []
+        self.started_at = time.time()
 
     # --- set-up -------------------------------------------------------
-    @staticmethod
-    def _objectives(objs) -> List[Dict[str, str]]:
-        out = []
-        for o in objs:
-            o = dict(o)
-            if o.get('name') not in METRICS + COST_OBJECTIVES:
-                raise ValueError(f'objective {o}: name must be one of '
-                                 f'{METRICS + COST_OBJECTIVES}')
-            if o.get('direction') not in ('maximize', 'minimize'):
-                raise ValueError(f'objective {o}: direction must be '
-                                 'maximize or minimize')
-            out.append(o)
-        if not out:
-            raise ValueError('objectives is empty')
-        return out
-
     def _sampler(self) -> optuna.samplers.BaseSampler:
         kw = dict(self.strategy_kw)
         seed = kw.pop('seed', self.seed)
@@ -200,31 +235,27 @@ class SearchDriver:
         except TypeError as e:
             raise ValueError(f'strategy {self.strategy!r}: {e}') from e
 
-    def _launcher(self, kind: str, workers: int, address: Optional[str]):
-        resources = self.cfg.get('resources', {}) or {}
+    def _launcher(self, kind: str, workers: Optional[int],
+                  address: Optional[str]):
+        resources = self.settings.resources
         if kind == 'local':
-            return LocalLauncher(workers, gpus=resources.get('gpus', ()))
-        if kind == 'ray':
-            return RayLauncher(address, resources.get('cpus_per_trial', 1),
-                               resources.get('gpus_per_trial', 0),
-                               max_concurrent=workers)
-        raise ValueError(f'launcher must be local or ray, got {kind!r}')
+            return LocalLauncher(workers or 1,
+                                 gpus=resources.get('gpus', ()))
+        return RayLauncher(address, resources.get('cpus_per_trial', 1),
+                           resources.get('gpus_per_trial', 0),
+                           max_concurrent=workers)
 
     def _proxy_cost_shape(self) -> Dict[str, Any]:
-        """Head settings and cached feature size, for trial cost."""
+        """Head settings and cached feature size, for trial cost; the
+        proxy config and its cache are checked here, before any trial."""
         proxy = Config.fromfile(self.proxy_config)
         proxy.merge_from_dict(self.proxy_options)
         head = proxy.model.decode_head
-        root = proxy.train_dataloader.dataset.data_root
-        split = proxy.train_dataloader.dataset.get('split', 'train')
-        try:
-            m = read_manifest(osp.join(root, split))
-        except ValueError as e:
-            raise ValueError(f'{e}\nBuild the proxy feature cache first: '
-                             f'python tools/cache_features.py '
-                             f'{self.proxy_config}') from e
-        idx = head.get('in_index', -1)
-        shape = m['feature_shapes'][idx]
+        if head.get('type') != 'DPCHead':
+            raise ValueError(f'proxy_config {self.proxy_config}: '
+                             f'model.decode_head is {head.get("type")}, not '
+                             'DPCHead')
+        shape = check_proxy_cache(proxy)
         return dict(in_channels=head.in_channels, channels=head.channels,
                     num_classes=head.num_classes,
                     output_stride=head.get('output_stride', 16),
@@ -281,7 +312,7 @@ class SearchDriver:
         # At once: a trial without any heartbeat is never failed as stale,
         # so one asked by a driver that dies before its first heartbeat
         # would hold its slot forever.
-        self.storage.record_heartbeat(trial._trial_id)
+        self.heartbeat.hold(trial._trial_id)
         return trial
 
     def _enqueue_child(self) -> None:
@@ -300,28 +331,63 @@ class SearchDriver:
             return  # the initial population is random
         population = sorted(done, key=self._order)[-size:]  # aging
         contenders = self.rng.sample(population, min(sample, len(population)))
-        sign = 1 if self.objectives[0]['direction'] == 'maximize' else -1
-        parent = max(contenders, key=lambda t: sign * t.values[0])
+        parent = max(contenders,
+                     key=lambda t: self.settings.sign * t.values[0])
         child = self.space.mutate(self._arch_of(parent), self.rng)
         self.study.enqueue_trial(self.adapter.params(child),
                                  user_attrs=dict(parent=parent.number))
 
     def _fail_orphans(self) -> None:
         """Fail RUNNING trials whose driver died inside ``ask()``: they have
-        no heartbeat (so ``fail_stale_trials`` skips them) and never got
-        their ``arch_hash``, which a live driver sets milliseconds after
+        no heartbeat (so stale failing skips them) and never got their
+        ``arch_hash``, which a live driver sets milliseconds after
         asking."""
         grace = self.storage.grace_period or 0
         now = time.time()
         for t in self.study.get_trials(deepcopy=False,
                                        states=(TrialState.RUNNING, )):
             if ('arch_hash' not in t.user_attrs and t.datetime_start
-                    and now - t.datetime_start.timestamp() > 2 * grace):
-                self.storage.set_trial_user_attr(
-                    t._trial_id, 'skipped', 'orphaned: its driver died '
-                    'while asking for it')
-                self.storage.set_trial_state_values(t._trial_id,
-                                                    TrialState.FAIL)
+                    and now - t.datetime_start.timestamp() > 2 * grace
+                    and not self.heartbeat.holds(t._trial_id)):
+                try:
+                    self.storage.set_trial_user_attr(
+                        t._trial_id, 'skipped', 'orphaned: its driver died '
+                        'while asking for it')
+                    self.storage.set_trial_state_values(t._trial_id,
+                                                        TrialState.FAIL)
+                except UpdateFinishedTrialError:
+                    pass  # another driver failed it first
+
+    def _fail_stale(self) -> None:
+        """Fail trials whose driver stopped heartbeating (Optuna's
+        ``fail_stale_trials``, plus the reason: in the trial and, where
+        its folder is on this machine, in its ``result.json``), then retry
+        them. Trials this driver holds are alive by definition."""
+        grace = self.storage.grace_period
+        for trial_id in self.storage._get_stale_trial_ids(
+                self.study._study_id):
+            if self.heartbeat.holds(trial_id):
+                continue
+            error = (f'stale: no heartbeat for over {grace}s, its driver '
+                     'was killed or hung')
+            try:
+                self.storage.set_trial_user_attr(trial_id, 'error', error)
+                self.storage.set_trial_user_attr(trial_id, 'failure', STALE)
+                if not self.storage.set_trial_state_values(trial_id,
+                                                           TrialState.FAIL):
+                    continue
+            except UpdateFinishedTrialError:
+                continue  # it finished, or another driver failed it
+            t = self.storage.get_trial(trial_id)
+            print(f'[search] trial {t.number} failed: {error}')
+            run_dir = t.user_attrs.get('trial_dir')
+            if run_dir and osp.isdir(run_dir) and 'arch' in t.user_attrs:
+                arch = Architecture.from_json(t.user_attrs['arch'])
+                cost = {k: t.user_attrs.get(k) for k in COST_OBJECTIVES}
+                run = _Run(t, arch, run_dir, cost, 0.0)
+                write_result(run_dir, self._result(run, 0.0, FAILED,
+                                                   error=error))
+            self.retry(self.study, t)
 
     def status(self) -> Dict[str, int]:
         trials = self.study.get_trials(deepcopy=False)
@@ -332,7 +398,63 @@ class SearchDriver:
             failed=sum(t.state == TrialState.FAIL for t in counted),
             skipped=len(trials) - len(counted))
 
+    def _check_failure_budget(self) -> None:
+        """Raise :class:`SearchStopped` once the trials that finished since
+        this driver started pass the failure budget (their own failures
+        only: a dead driver's trials do not count)."""
+        budget = self.settings.failure_budget
+        finished = sorted(
+            (t for t in self.study.get_trials(
+                deepcopy=False, states=(TrialState.COMPLETE,
+                                        TrialState.FAIL))
+             if 'skipped' not in t.user_attrs and t.datetime_complete
+             and t.datetime_complete.timestamp() >= self.started_at
+             and (t.state == TrialState.COMPLETE
+                  or t.user_attrs.get('failure') == TRIAL_ERROR)),
+            key=lambda t: t.datetime_complete)
+        failed = [t for t in finished if t.state == TrialState.FAIL]
+        last = finished[-budget.consecutive:]
+        if (len(last) == budget.consecutive
+                and all(t.state == TrialState.FAIL for t in last)):
+            why = (f'the last {budget.consecutive} trials failed '
+                   f'(failure_budget.consecutive={budget.consecutive})')
+        elif (len(finished) >= 2 * budget.consecutive
+              and len(failed) > budget.fraction * len(finished)):
+            why = (f'{len(failed)} of {len(finished)} trials failed '
+                   f'(failure_budget.fraction={budget.fraction})')
+        else:
+            return
+        lines = (failed[-1].user_attrs.get('error') or '').strip()
+        lines = [line.strip() for line in lines.splitlines() if line.strip()]
+        error = ' ... '.join(lines[:1] + lines[-1:] if len(lines) > 1 else
+                             lines)  # for a traceback: the exception
+        raise SearchStopped(
+            f'search stopped: {why}; the last failure, trial '
+            f'{failed[-1].number}: {error}'
+            f'\nThe {self.status()["complete"]} complete trials are kept: '
+            'fix the cause (see the trial\'s train.log) and run the same '
+            'command again to continue.')
+
     # --- running --------------------------------------------------------
+    def _finish(self, trial: optuna.Trial, state: TrialState,
+                values: Optional[List[float]] = None,
+                attrs: Optional[Dict[str, Any]] = None) -> bool:
+        """Set ``attrs`` and tell the trial's outcome; ``False`` where the
+        study had failed it already (stale, by another driver: its outcome
+        is the study's, and this driver goes on)."""
+        try:
+            for k, v in (attrs or {}).items():
+                trial.set_user_attr(k, v)
+            self.study.tell(trial, values, state=state)
+            return True
+        except (UpdateFinishedTrialError, ValueError) as e:
+            if self.study._storage.get_trial(
+                    trial._trial_id).state.is_finished():
+                return False
+            raise e
+        finally:
+            self.heartbeat.release(trial._trial_id)
+
     def _prepare(self) -> Optional[str]:
         """Ask for a trial, admit it and write its config, ready to start
         when a slot frees (so the next trial starts without delay). Returns
@@ -344,8 +466,7 @@ class SearchDriver:
         cost = self.cost(arch)
         reason = self._admit(trial, arch, cost)
         if reason is not None:
-            trial.set_user_attr('skipped', reason)
-            self.study.tell(trial, state=TrialState.PRUNED)
+            self._finish(trial, TrialState.PRUNED, attrs=dict(skipped=reason))
             if not reason.startswith('quota'):
                 print(f'[search] trial {trial.number} ({arch.hash}) '
                       f'skipped: {reason}')
@@ -355,14 +476,15 @@ class SearchDriver:
         trial.set_user_attr('trial_dir', run_dir)
         for k, v in cost.items():
             trial.set_user_attr(k, v)
+        run = _Run(trial, arch, run_dir, cost, 0.0)
         try:
             write_trial_config(self.proxy_config, arch, run_dir,
                                self.proxy_options, seed=self.seed)
         except Exception as e:  # a broken proxy config fails this trial
-            self._tell_failed(trial, run_dir, arch, cost, 0.0,
-                              f'cannot write config: {e}')
+            self._tell_failed(run, 0.0, f'cannot write config: {e}',
+                              TRIAL_ERROR)
             return None
-        self.prepared = _Run(trial, arch, run_dir, cost, 0.0)
+        self.prepared = run
         return None
 
     def _start_prepared(self) -> None:
@@ -371,7 +493,7 @@ class SearchDriver:
             run.trial.number,
             train_command(osp.join(run.dir, 'config.py'), run.dir),
             osp.join(run.dir, 'train.log'), self.timeout,
-            env=self._trial_env())
+            env=self.trial_env())
         run.start = time.time()
         self.own[run.trial.number] = run
         print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
@@ -401,11 +523,13 @@ class SearchDriver:
                     'the space (or its feasible part) has fewer '
                     'architectures than num_trials')
 
-    def _trial_env(self) -> Dict[str, str]:
+    def trial_env(self) -> Dict[str, str]:
+        """The environment of a trial process (threads split between
+        concurrent trials)."""
         env = dict(os.environ, PYTHONUNBUFFERED='1')
-        env.setdefault('OMP_NUM_THREADS', str(self.cfg.get(
-            'threads_per_trial', max(1, (os.cpu_count() or 1) //
-                                     max(1, self.launcher.workers)))))
+        threads = self.settings.threads_per_trial or max(
+            1, (os.cpu_count() or 1) // max(1, self.launcher.workers))
+        env.setdefault('OMP_NUM_THREADS', str(threads))
         return env
 
     def _result(self, run: _Run, wall: float, status: str,
@@ -417,38 +541,74 @@ class SearchDriver:
                     **read_timing(run.dir), error=error,
                     config=osp.join(run.dir, 'config.py'))
 
-    def _tell_failed(self, trial, run_dir, arch, cost, wall, error) -> None:
-        run = _Run(trial, arch, run_dir, cost, time.time())
-        os.makedirs(run_dir, exist_ok=True)
-        write_result(run_dir, self._result(run, wall, FAILED, error=error))
-        trial.set_user_attr('error', error)
-        trial.set_user_attr('wall_time', wall)
-        self.study.tell(trial, state=TrialState.FAIL)
-        print(f'[search] trial {trial.number} ({arch.hash}) FAILED: '
-              f'{error.splitlines()[0] if error else ""}')
-        self.retry(self.study, self.study._storage.get_trial(trial._trial_id))
+    def _tell_failed(self, run: _Run, wall: float, error: str,
+                     failure: str) -> None:
+        """Fail ``run`` with ``error`` in the study and its result.json,
+        and retry it (``max_retries``)."""
+        os.makedirs(run.dir, exist_ok=True)
+        told = self._finish(run.trial, TrialState.FAIL, attrs=dict(
+            error=error, failure=failure, wall_time=wall))
+        if not told:
+            error = self._failed_elsewhere(run.trial, error)
+        write_result(run.dir, self._result(run, wall, FAILED, error=error))
+        print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
+              f'FAILED: {error.splitlines()[0] if error else ""}')
+        if told:
+            self.retry(self.study,
+                       self.study._storage.get_trial(run.trial._trial_id))
+
+    def _failed_elsewhere(self, trial: optuna.Trial, outcome: str) -> str:
+        """The error of a trial the study failed while this driver ran it
+        (stale, failed by another driver), with what it really did."""
+        frozen = self.study._storage.get_trial(trial._trial_id)
+        why = frozen.user_attrs.get('error') or 'failed by another driver'
+        return (f'{why}; the study failed it while it ran here, so its '
+                f'outcome is not recorded ({outcome})')
 
     def _collect(self, fin) -> None:
         run = self.own.pop(fin.key)
         metrics, error = run_outcome(run.dir, fin, self.timeout)
         if error is not None:
-            self._tell_failed(run.trial, run.dir, run.arch, run.cost,
-                              fin.wall_time, error)
+            self._tell_failed(run, fin.wall_time, error, TRIAL_ERROR)
             return
         values = [metrics[o['name']] if o['name'] in metrics else
                   run.cost[o['name']] for o in self.objectives]
+        # error=None: a retry inherits the failed trial's attributes
+        told = self._finish(run.trial, TrialState.COMPLETE, values, dict(
+            **metrics, error=None, failure=None, wall_time=fin.wall_time))
+        if not told:
+            error = self._failed_elsewhere(
+                run.trial, f'it completed: mIoU {metrics.get("mIoU")}')
+            write_result(run.dir, self._result(run, fin.wall_time, FAILED,
+                                               metrics, error))
+            print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
+                  f'completed, but {error}')
+            return
         write_result(run.dir, self._result(run, fin.wall_time, COMPLETE,
                                            metrics))
-        for k, v in metrics.items():
-            run.trial.set_user_attr(k, v)
-        run.trial.set_user_attr('error', None)  # a retry inherits attrs
-        run.trial.set_user_attr('wall_time', fin.wall_time)
-        self.study.tell(run.trial, values)
         self.session_walls.append(fin.wall_time)
         print(f'[search] trial {run.trial.number} ({run.arch.hash}) '
               f'complete: mIoU {metrics.get("mIoU", float("nan")):.2f}, '
               f'{run.cost["flops"] / 1e6:.1f} MFLOPs, '
               f'{fin.wall_time:.1f}s')
+
+    def _stop_own(self, why: str) -> None:
+        """End this driver's trials (killed, prepared) as failed with
+        ``why``, and retry them: a later run continues where this one
+        stopped."""
+        self.launcher.shutdown()
+        runs = list(self.own.values()) + (
+            [self.prepared] if self.prepared else [])
+        self.own.clear()
+        self.prepared = None
+        for run in runs:
+            try:
+                self._tell_failed(run, time.time() - run.start
+                                  if run.start else 0.0,
+                                  f'the search stopped: {why}', STOPPED)
+            except Exception as e:  # the storage itself may be the cause
+                print(f'[search] could not fail trial {run.trial.number}: '
+                      f'{type(e).__name__}: {e}')
 
     def progress(self, start: float) -> str:
         st = self.status()
@@ -457,8 +617,7 @@ class SearchDriver:
             deepcopy=False, states=(TrialState.COMPLETE, ))
             if 'skipped' not in t.user_attrs]
         if done:
-            sign = 1 if self.objectives[0]['direction'] == 'maximize' else -1
-            b = max(done, key=lambda t: sign * t.values[0])
+            b = max(done, key=lambda t: self.settings.sign * t.values[0])
             best = (f' | best {self.objectives[0]["name"]} '
                     f'{b.values[0]:.2f} (trial {b.number}, '
                     f'{b.user_attrs.get("arch_hash")})')
@@ -477,23 +636,25 @@ class SearchDriver:
 
     def run(self) -> Dict[str, Any]:
         """Run until ``num_trials`` trials are complete, then re-rank;
-        returns the summary written to ``summary.json``."""
+        returns the summary written to ``summary.json``. Raises
+        :class:`SearchStopped` when the failure budget is spent (results
+        written first)."""
         start = time.time()
         last_print = 0.0
         print(f'[search] study {self.study_name!r}, {self.space}, '
               f'{self.space.size:.3g} cells, strategy {self.strategy}, '
               f'{self.num_trials} trials, {self.launcher.workers} workers')
+        self.heartbeat = HeartbeatThread(self.storage,
+                                         self.settings.heartbeat_interval)
         try:
             while True:
-                optuna.storages.fail_stale_trials(self.study)
+                self._fail_stale()
                 self._fail_orphans()
                 finished = self.launcher.poll()
                 for fin in finished:
                     self._collect(fin)
-                mine = list(self.own.values()) + (
-                    [self.prepared] if self.prepared else [])
-                for run in mine:
-                    self.storage.record_heartbeat(run.trial._trial_id)
+                if finished:
+                    self._check_failure_budget()
                 st = self.status()
                 if (st['complete'] >= self.num_trials and not self.own
                         and self.prepared is None):
@@ -504,12 +665,22 @@ class SearchDriver:
                     last_print = time.time()
                     write_leaderboard(self)
                 self.launcher.wait(self.poll_interval)
+        except BaseException as e:
+            self._stop_own(str(e).splitlines()[0] if str(e) else
+                           type(e).__name__)
+            try:  # what completed stays on the leaderboard
+                write_leaderboard(self)
+            except Exception as board_error:
+                print(f'[search] could not write the leaderboard: '
+                      f'{board_error}')
+            raise
         finally:
             self.launcher.shutdown()
+            self.heartbeat.stop()
         print(self.progress(start))
         summary = write_leaderboard(self)
         if self.reranker is not None:
-            summary['rerank'] = self.reranker.run()
+            self.reranker.run()
             summary = write_leaderboard(self)
         print(f'[search] leaderboard: {summary["leaderboard_csv"]}')
         return summary

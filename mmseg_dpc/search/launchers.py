@@ -26,11 +26,14 @@ def die_with_parent() -> None:
     """Runs in a trial process: SIGKILL it when its parent (the driver, or
     the fork server) dies, so a killed driver leaves no orphan training
     (Linux)."""
+    parent = os.getppid()
     try:
         import ctypes
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, 9)  # PDEATHSIG
     except OSError:
-        pass
+        return
+    if os.getppid() != parent:  # the parent died before prctl took hold
+        os._exit(1)
 
 
 _FORK_CONTEXT = None

@@ -38,10 +38,10 @@ class Reranker:
 
     def __init__(self, driver) -> None:
         self.driver = driver
-        cfg = driver.cfg.rerank
-        self.top_k = int(cfg.top_k)
-        self.full_config = cfg.full_config
-        self.options = cfg.get('cfg_options', {}) or {}
+        cfg = driver.settings.rerank
+        self.top_k = cfg['top_k']
+        self.full_config = cfg['full_config']
+        self.options = cfg['cfg_options']
         self.timeout = cfg.get('timeout', driver.timeout)
         self.dir = osp.join(driver.work_dir, 'rerank')
         self.path = osp.join(driver.work_dir, 'rerank.json')
@@ -88,7 +88,7 @@ class Reranker:
                 d.launcher.submit(('rerank', n),
                                   train_command(config, run_dir),
                                   osp.join(run_dir, 'train.log'),
-                                  self.timeout, env=d._trial_env())
+                                  self.timeout, env=d.trial_env())
                 running.add(n)
             for fin in d.launcher.poll():
                 n = fin.key[1]

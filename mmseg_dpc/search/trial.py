@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
+from ..proxy import expect_cache_source
+from ..utils.config import resolve_config_path
 from ..utils.io import atomic_write_json
 from .architecture import Architecture
 
@@ -61,6 +63,9 @@ def write_trial_config(base_config: str, arch: Architecture, out_dir: str,
     cfg.randomness = dict(seed=seed)
     cfg.arch_hash = arch.hash
     _absolute_data_roots(cfg, os.getcwd())
+    if 'feature_source' in cfg:  # a proxy: it trains on the cache it expects
+        cfg.feature_source = resolve_config_path(cfg, 'feature_source')
+        expect_cache_source(cfg)
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'config.py')
     cfg.dump(path)

@@ -19,10 +19,33 @@ import mmseg_dpc  # noqa: F401
 from mmseg_dpc.search.launchers import die_with_parent
 
 
+def release_fork_server() -> None:
+    """Close this trial's copy of the fork server's liveness pipe.
+
+    multiprocessing hands every forked child the write end of the pipe
+    whose end-of-file tells the fork server that its driver is gone, so
+    that a child could start processes of its own. A trial holding it
+    keeps the fork server alive after a SIGKILL of the driver, and the
+    fork server's exit is what kills the trial (:func:`die_with_parent`):
+    trials then trained on for their whole run. Trials start no processes
+    through the fork server, so they let it go.
+    """
+    from multiprocessing import forkserver
+    server = forkserver._forkserver
+    fd = getattr(server, '_forkserver_alive_fd', None)
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+
+
 def run_script(script: str, argv, env: dict, log_path: str) -> None:
     """Process target: run ``script`` with ``argv`` as ``__main__``, with
     ``env`` applied and output appended to ``log_path``."""
     die_with_parent()
+    release_fork_server()
     os.environ.update(env)
     threads = env.get('OMP_NUM_THREADS')
     if threads:

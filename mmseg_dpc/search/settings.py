@@ -1,0 +1,223 @@
+"""The search config's settings, checked before anything is created.
+
+A search that starts must not fail later on a setting it could have read at
+once: every key's type and range is checked here, before the study, the
+storage or a trial exists, and each bad value is a ``ValueError`` naming
+its key.
+"""
+from __future__ import annotations
+
+import numbers
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from mmengine.config import Config
+
+from ..utils.config import resolve_config_path
+
+STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
+STRATEGY_KEYS = dict(random={'seed'},
+                     evolution={'seed', 'population_size', 'sample_size'})
+METRICS = ('mIoU', 'mAcc', 'aAcc')
+COST_OBJECTIVES = ('params', 'flops')
+CONSTRAINT_KEYS = tuple(f'max_{k}' for k in COST_OBJECTIVES)
+
+
+def _int(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f'{key} must be an integer, got {value!r}')
+    if value < minimum:
+        raise ValueError(f'{key} must be >= {minimum}, got {value}')
+    return int(value)
+
+
+def _positive(key: str, value: Any, optional: bool = False
+              ) -> Optional[float]:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f'{key} must be a number of seconds, got {value!r}')
+    if not value > 0:
+        raise ValueError(f'{key} must be > 0, got {value}')
+    return float(value)
+
+
+def _dict(key: str, value: Any, allowed=None) -> Dict[str, Any]:
+    value = {} if value is None else value
+    if not isinstance(value, dict):
+        raise ValueError(f'{key} must be a dict, got {value!r}')
+    unknown = set(value) - set(allowed) if allowed is not None else set()
+    if unknown:
+        raise ValueError(f'{key}: unknown keys {sorted(unknown)} (known: '
+                         f'{sorted(allowed)})')
+    return dict(value)
+
+
+def _objectives(objs: Any) -> List[Dict[str, str]]:
+    if not isinstance(objs, (list, tuple)) or not objs:
+        raise ValueError('objectives must be a non-empty list of dicts')
+    out = []
+    for o in objs:
+        o = _dict('objectives[]', o, ('name', 'direction'))
+        if o.get('name') not in METRICS + COST_OBJECTIVES:
+            raise ValueError(f'objective {o}: name must be one of '
+                             f'{METRICS + COST_OBJECTIVES}')
+        if o.get('direction') not in ('maximize', 'minimize'):
+            raise ValueError(f'objective {o}: direction must be maximize '
+                             'or minimize')
+        out.append(o)
+    return out
+
+
+def _strategy(value: Any) -> Dict[str, Any]:
+    strategy = _dict('strategy', value)
+    kind = strategy.get('type', 'random')
+    if kind not in STRATEGIES:
+        raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
+                         f'got {kind!r}')
+    strategy['type'] = kind
+    if kind in STRATEGY_KEYS:
+        _dict(f'strategy {kind!r}', {k: v for k, v in strategy.items()
+                                     if k != 'type'}, STRATEGY_KEYS[kind])
+    if 'seed' in strategy:
+        _int('strategy.seed', strategy['seed'], 0)
+    for key in ('population_size', 'sample_size'):
+        if key in strategy and kind == 'evolution':
+            _int(f'strategy.{key}', strategy[key], 1)
+    return strategy
+
+
+@dataclass
+class FailureBudget:
+    """When to stop a search whose trials keep failing: after
+    ``consecutive`` trial failures in a row (in the order they finished),
+    or once more than ``fraction`` of at least ``2 * consecutive`` finished
+    trials failed. Trials failed because their driver died do not count."""
+    consecutive: int = 5
+    fraction: float = 0.5
+
+    @classmethod
+    def from_config(cls, value: Any) -> 'FailureBudget':
+        d = _dict('failure_budget', value, ('consecutive', 'fraction'))
+        budget = cls(**d)
+        _int('failure_budget.consecutive', budget.consecutive, 1)
+        f = budget.fraction
+        if (isinstance(f, bool) or not isinstance(f, numbers.Real)
+                or not 0 < f <= 1):
+            raise ValueError('failure_budget.fraction must be in (0, 1], '
+                             f'got {f!r}')
+        return budget
+
+
+@dataclass
+class SearchSettings:
+    """Everything a search config sets, checked (see ``configs/search/``).
+    Config file paths are absolute (see
+    :func:`~mmseg_dpc.utils.config.resolve_config_path`)."""
+    search_space: Dict[str, Any]
+    proxy_config: str
+    num_trials: int
+    proxy_cfg_options: Dict[str, Any] = field(default_factory=dict)
+    study_name: str = 'dpc-search'
+    strategy: Dict[str, Any] = field(
+        default_factory=lambda: dict(type='random'))
+    objectives: List[Dict[str, str]] = field(
+        default_factory=lambda: [dict(name='mIoU', direction='maximize')])
+    constraints: Dict[str, Optional[int]] = field(default_factory=dict)
+    trial_timeout: Optional[float] = None
+    max_retries: int = 1
+    seed: int = 0
+    poll_interval: float = 0.5
+    heartbeat_interval: int = 10
+    grace_period: int = 30
+    failure_budget: FailureBudget = field(default_factory=FailureBudget)
+    resources: Dict[str, Any] = field(default_factory=dict)
+    threads_per_trial: Optional[int] = None
+    rerank: Optional[Dict[str, Any]] = None
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> 'SearchSettings':
+        missing = [k for k in ('search_space', 'proxy_config', 'num_trials')
+                   if k not in cfg]
+        if missing:
+            raise ValueError(f'search config lacks {missing}')
+        hb = _dict('heartbeat', cfg.get('heartbeat'),
+                   ('interval', 'grace_period'))
+        interval = _int('heartbeat.interval', hb.get('interval', 10), 1)
+        grace = _int('heartbeat.grace_period', hb.get('grace_period', 30),
+                     1)
+        if grace <= interval:
+            raise ValueError(f'heartbeat.grace_period ({grace}) must be '
+                             f'longer than heartbeat.interval ({interval})')
+        constraints = _dict('constraints', cfg.get('constraints'),
+                            CONSTRAINT_KEYS)
+        for key, limit in constraints.items():
+            if limit is not None:
+                _int(f'constraints.{key}', limit, 1)
+        study_name = cfg.get('study_name', 'dpc-search')
+        if not isinstance(study_name, str) or not study_name:
+            raise ValueError(f'study_name must be a non-empty string, got '
+                             f'{study_name!r}')
+        threads = cfg.get('threads_per_trial')
+        return cls(
+            search_space=_dict('search_space', cfg.search_space),
+            proxy_config=resolve_config_path(cfg, 'proxy_config'),
+            num_trials=_int('num_trials', cfg.num_trials, 1),
+            proxy_cfg_options=_dict('proxy_cfg_options',
+                                    cfg.get('proxy_cfg_options')),
+            study_name=study_name,
+            strategy=_strategy(cfg.get('strategy', dict(type='random'))),
+            objectives=_objectives(cfg.get('objectives', [
+                dict(name='mIoU', direction='maximize')])),
+            constraints=constraints,
+            trial_timeout=_positive('trial_timeout',
+                                    cfg.get('trial_timeout'), True),
+            max_retries=_int('max_retries', cfg.get('max_retries', 1), 0),
+            seed=_int('seed', cfg.get('seed', 0), 0),
+            poll_interval=_positive('poll_interval',
+                                    cfg.get('poll_interval', 0.5)),
+            heartbeat_interval=interval, grace_period=grace,
+            failure_budget=FailureBudget.from_config(
+                cfg.get('failure_budget')),
+            resources=_dict('resources', cfg.get('resources'),
+                            ('gpus', 'cpus_per_trial', 'gpus_per_trial')),
+            threads_per_trial=None if threads is None else _int(
+                'threads_per_trial', threads, 1),
+            rerank=_rerank(cfg))
+
+    @property
+    def sign(self) -> int:
+        """+1 where a larger first objective is better, else -1."""
+        return 1 if self.objectives[0]['direction'] == 'maximize' else -1
+
+
+def _rerank(cfg: Config) -> Optional[Dict[str, Any]]:
+    rerank = cfg.get('rerank')
+    if not rerank:
+        return None
+    rerank = _dict('rerank', rerank,
+                   ('top_k', 'full_config', 'cfg_options', 'timeout'))
+    for key in ('top_k', 'full_config'):
+        if key not in rerank:
+            raise ValueError(f'rerank lacks {key!r}')
+    rerank['top_k'] = _int('rerank.top_k', rerank['top_k'], 1)
+    rerank['full_config'] = resolve_config_path(cfg, 'rerank.full_config')
+    rerank['cfg_options'] = _dict('rerank.cfg_options',
+                                  rerank.get('cfg_options'))
+    if 'timeout' in rerank:
+        rerank['timeout'] = _positive('rerank.timeout', rerank['timeout'],
+                                      True)
+    return rerank
+
+
+def check_workers(workers: Optional[int], launcher: str) -> None:
+    """``--workers``: ``None`` (the launcher's default) or >= 1."""
+    if workers is not None:
+        _int('--workers', workers, 1)
+    if launcher not in ('local', 'ray'):
+        raise ValueError(f'launcher must be local or ray, got {launcher!r}')
+
+
+def default_storage(work_dir: str) -> str:
+    return f'sqlite:///{osp.join(osp.abspath(work_dir), "study.db")}'

@@ -45,6 +45,9 @@ setup(
         'ray': ['ray[default]>=2.9'],
         'postgres': ['psycopg2-binary'],
         'tests': ['pytest'],
+        # tools/model_converters/deeplab2mmseg.py reads TF checkpoints with
+        # TensorFlow's own reader; nothing else needs TensorFlow
+        'convert': ['tensorflow-cpu>=2.16'],
     },
     zip_safe=False,
 )

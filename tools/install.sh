@@ -62,6 +62,6 @@ if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
 fi
 
 echo "[install] mmseg-dpc and its dependencies"
-$pip install -q --no-build-isolation -e ".[search,ray,postgres,tests]" \
+$pip install -q --no-build-isolation -e ".[search,ray,postgres,tests,convert]" \
     "setuptools<81"
 "$VENV/bin/python" -c "import mmseg_dpc, mmcv.ops; print('[install] ok: mmseg_dpc', mmseg_dpc.__version__)"

@@ -79,7 +79,8 @@ class _Proc:
 
     def __init__(self, cmd, env, log_path, warm: bool) -> None:
         if warm and cmd[0] == sys.executable and cmd[1].endswith('.py'):
-            from .trial_process import run_script
+            from .trial_process import DRIVER_PID, run_script
+            env = dict(env, **{DRIVER_PID: str(os.getpid())})
             self.p = fork_context().Process(
                 target=run_script, args=(cmd[1], cmd[2:], env, log_path))
             self.p.start()

@@ -10,6 +10,7 @@ a NaN loss still ends that trial only.
 import os
 import runpy
 import sys
+import time
 
 import mmengine.runner  # noqa: F401  (preloaded by the fork server)
 import mmseg.models  # noqa: F401
@@ -41,11 +42,41 @@ def release_fork_server() -> None:
         server._forkserver_alive_fd = None
 
 
+DRIVER_PID = 'MMSEG_DPC_DRIVER_PID'
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in 'ZX'
+    except (OSError, IndexError):
+        return True
+
+
+def watch_driver(pid: int, interval: float = 0.25) -> None:
+    """End this trial within ``interval`` seconds of its driver's death
+    (killed or exited, zombie included), without waiting for the fork
+    server to notice and exit first, which can take seconds on a loaded
+    machine."""
+    import signal
+    import threading
+
+    def watch() -> None:
+        while not _gone(pid):
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, daemon=True,
+                     name='driver-watchdog').start()
+
+
 def run_script(script: str, argv, env: dict, log_path: str) -> None:
     """Process target: run ``script`` with ``argv`` as ``__main__``, with
     ``env`` applied and output appended to ``log_path``."""
     die_with_parent()
     release_fork_server()
+    if env.get(DRIVER_PID):
+        watch_driver(int(env[DRIVER_PID]))
     os.environ.update(env)
     threads = env.get('OMP_NUM_THREADS')
     if threads:

@@ -59,6 +59,14 @@ def test_converted_fixture_gives_deeplabs_logits(tmp_path):
 
     backbone = inter['MobilenetV2__expanded_conv_16__output']
     assert np.abs(nhwc(feats[0]) - backbone).max() < 1e-4
+    with torch.no_grad():  # each DPC branch, then the concat projection
+        branches = model.decode_head.dpc.branch_outputs(feats[0])
+        projected = model.decode_head.dpc(feats[0])
+    for i, y in enumerate(branches):
+        ref = inter[f'meta_architecture__branch{i}_pointwise__Relu']
+        assert np.abs(nhwc(y) - ref).max() < 1e-4, f'branch {i}'
+    ref = inter['meta_architecture__concat_projection__Relu']
+    assert np.abs(nhwc(projected) - ref).max() < 1e-4
     ref = np.load(osp.join(FIXTURE, 'logits.npy'))
     assert ref.shape == (1, 17, 17, 19) and 0.5 < ref.std() < 2
     assert np.abs(nhwc(logits) - ref).max() < 1e-4

@@ -9,9 +9,9 @@
 3. cache that backbone's features of train and val;
 4. search the DPC space on the proxy task (cells trained alone on the
    cached features);
-5. re-rank the best cells on the full task (whole model fine-tuned from
-   the step-2 checkpoint), and train mmseg's ASPP head the same way as the
-   baseline;
+5. re-rank the best cells on the full task (each model starts from the
+   step-2 backbone, its head from scratch), and train mmseg's ASPP head the
+   same way as the baseline;
 6. write the report (plots, leaderboard, proxy vs full correlation).
 """
 import argparse
@@ -96,16 +96,20 @@ def main() -> None:
         osp.join(wd, 'cache.log'))
 
     fi, pi = s['finetune_iters'], s['proxy_iters']
-    finetune = [f'load_from={ckpt}', f'train_cfg.max_iters={fi}',
+    # every compared head starts from the step-1 backbone and nothing else
+    finetune = [f'train_cfg.max_iters={fi}',
                 f'train_cfg.val_interval={fi}', f'param_scheduler.0.end={fi}',
                 f'default_hooks.checkpoint.interval={fi}',
                 'optim_wrapper.optimizer.lr=0.01']
+    backbone_only = ['model.backbone.init_cfg.type=Pretrained',
+                     f'model.backbone.init_cfg.checkpoint={ckpt}',
+                     'model.backbone.init_cfg.prefix=backbone.']
     search = osp.join(wd, 'search')
     run(f'3/5 proxy search ({s["trials"]} trials) + 4/5 re-ranking of the '
         f'top {s["top_k"]} on the full task',
         ['tools/search.py', SEARCH, '--work-dir', search, '--workers',
          str(s['workers']), '--cfg-options', f'num_trials={s["trials"]}',
-         f'rerank.top_k={s["top_k"]}',
+         f'rerank.top_k={s["top_k"]}', f'rerank.init_from={ckpt}',
          f'proxy_cfg_options.train_cfg.max_iters={pi}',
          f'proxy_cfg_options.train_cfg.val_interval={pi}',
          f'proxy_cfg_options.param_scheduler.0.end={pi}',
@@ -118,7 +122,8 @@ def main() -> None:
     aspp = osp.join(wd, 'aspp_baseline')
     run('5/5 ASPP baseline (mmseg DepthwiseSeparableASPPHead, same training)',
         ['tools/train.py', ASPP, '--work-dir', aspp, '--cfg-options',
-         *finetune, *data_options(data)], osp.join(wd, 'aspp.log'))
+         *finetune, *backbone_only, *data_options(data)],
+        osp.join(wd, 'aspp.log'))
 
     with open(osp.join(search, 'rerank.json')) as f:
         rerank = json.load(f)

@@ -42,6 +42,7 @@ class Reranker:
         self.top_k = cfg['top_k']
         self.full_config = cfg['full_config']
         self.options = cfg['cfg_options']
+        self.init_from = cfg.get('init_from')  # the same backbone for all
         self.timeout = cfg.get('timeout', driver.timeout)
         self.dir = osp.join(driver.work_dir, 'rerank')
         self.path = osp.join(driver.work_dir, 'rerank.json')
@@ -75,7 +76,8 @@ class Reranker:
                 rows.append(self._row(t, prev, ranks))
                 continue
             config = write_trial_config(self.full_config, arch, run_dir,
-                                        self.options, seed=d.seed)
+                                        self.options, seed=d.seed,
+                                        backbone_from=self.init_from)
             todo[t.number] = (t, arch, run_dir, config)
         print(f'[rerank] top {self.top_k}: {len(rows)} done before, '
               f'{len(todo)} to train on the full task')
@@ -116,6 +118,8 @@ class Reranker:
                       arch=arch.to_list(),
                       status=FAILED if error else COMPLETE, metrics=metrics,
                       wall_time=fin.wall_time, error=error,
+                      initialised=(f'backbone from {self.init_from}'
+                                   if self.init_from else 'from scratch'),
                       config=osp.join(run_dir, 'config.py'))
         write_result(run_dir, result)
         return result

@@ -196,8 +196,8 @@ def _rerank(cfg: Config) -> Optional[Dict[str, Any]]:
     rerank = cfg.get('rerank')
     if not rerank:
         return None
-    rerank = _dict('rerank', rerank,
-                   ('top_k', 'full_config', 'cfg_options', 'timeout'))
+    rerank = _dict('rerank', rerank, ('top_k', 'full_config', 'cfg_options',
+                                      'timeout', 'init_from'))
     for key in ('top_k', 'full_config'):
         if key not in rerank:
             raise ValueError(f'rerank lacks {key!r}')
@@ -205,6 +205,17 @@ def _rerank(cfg: Config) -> Optional[Dict[str, Any]]:
     rerank['full_config'] = resolve_config_path(cfg, 'rerank.full_config')
     rerank['cfg_options'] = _dict('rerank.cfg_options',
                                   rerank.get('cfg_options'))
+    if rerank['cfg_options'].get('load_from'):
+        raise ValueError(
+            'rerank.cfg_options.load_from loads the whole model, cell '
+            'included, non-strictly: each searched cell would start from '
+            'whatever branches of the checkpoint\'s cell fit it. Use '
+            'rerank.init_from=CHECKPOINT: every re-ranked cell then starts '
+            'from its backbone alone')
+    init_from = rerank.get('init_from')
+    if init_from is not None and not (isinstance(init_from, str)
+                                      and osp.isfile(init_from)):
+        raise ValueError(f'rerank.init_from: no checkpoint at {init_from!r}')
     if 'timeout' in rerank:
         rerank['timeout'] = _positive('rerank.timeout', rerank['timeout'],
                                       True)

@@ -44,9 +44,13 @@ def _absolute_data_roots(cfg: Config, base: str) -> None:
 
 def write_trial_config(base_config: str, arch: Architecture, out_dir: str,
                        cfg_options: Optional[dict] = None,
-                       seed: int = 0) -> str:
+                       seed: int = 0,
+                       backbone_from: Optional[str] = None) -> str:
     """``base_config`` with this trial's cell in its DPC head, dumped as one
-    standalone file ``out_dir/config.py``; returns its path."""
+    standalone file ``out_dir/config.py``; returns its path.
+    ``backbone_from`` starts the model from that checkpoint's backbone and
+    nothing else (``load_from`` would also copy the checkpoint's own cell
+    into this cell's branches, wherever the shapes fit)."""
     cfg = Config.fromfile(base_config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -59,6 +63,10 @@ def write_trial_config(base_config: str, arch: Architecture, out_dir: str,
     for key in ('rates', 'grids'):
         if key in head_cfg:
             head[key] = head_cfg[key]
+    if backbone_from:
+        cfg.model.backbone.init_cfg = dict(
+            type='Pretrained', checkpoint=osp.abspath(backbone_from),
+            prefix='backbone.')
     cfg.work_dir = osp.abspath(out_dir)
     cfg.randomness = dict(seed=seed)
     cfg.arch_hash = arch.hash
@@ -66,6 +74,9 @@ def write_trial_config(base_config: str, arch: Architecture, out_dir: str,
     if 'feature_source' in cfg:  # a proxy: it trains on the cache it expects
         cfg.feature_source = resolve_config_path(cfg, 'feature_source')
         expect_cache_source(cfg)
+    # the bases' top-level `dpc_arch` is the released cell, not this one's
+    cfg = Config({k: v for k, v in cfg.to_dict().items() if k != 'dpc_arch'},
+                 filename=cfg.filename)
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'config.py')
     cfg.dump(path)

@@ -304,6 +304,10 @@ def test_an_unusable_cache_stops_the_search_before_any_trial(
     ('failure_budget', dict(fraction=2), 'failure_budget.fraction'),
     ('poll_interval', 0, 'poll_interval must be > 0'),
     ('rerank', dict(top_k=0, full_config='x.py'), 'rerank.top_k must be'),
+    ('rerank', dict(top_k=1, full_config=f'{REPO}/configs/dpc/dpc_mobilenet-'
+                    'v2-d16_1xb8-300_synthetic-shapes-128x128.py',
+                    cfg_options=dict(load_from='backbone.pth')),
+     'load_from loads the whole model.*Use rerank.init_from'),
 ])
 def test_bad_settings_are_named_before_anything_exists(
         tmp_path, feature_cache, shapes_root, key, value, match):

@@ -26,6 +26,7 @@ def test_demo_quick_end_to_end(tmp_path):
         cfg = Config.fromfile(osp.join(r['trial_dir'], 'config.py'))
         assert cfg.model.decode_head.type == 'DPCHead'
         assert cfg.arch_hash == r['arch_hash']
+        assert 'dpc_arch' not in cfg  # only the trial's own cell
         res = json.loads(open(osp.join(r['trial_dir'],
                                        'result.json')).read())
         assert res['metrics']['mIoU'] == r['mIoU']
@@ -38,7 +39,16 @@ def test_demo_quick_end_to_end(tmp_path):
         cfg = Config.fromfile(str(search / 'rerank' / osp.basename(
             next(r['trial_dir'] for r in done if r['trial'] == t['trial']))
             / 'config.py'))
-        assert cfg.load_from.endswith('iter_10.pth')  # fine-tuned backbone
+        # the backbone of the brief training, nothing of its cell
+        assert cfg.get('load_from') is None
+        init = cfg.model.backbone.init_cfg
+        assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+        assert init.checkpoint.endswith('iter_10.pth')
+        assert 'dpc_arch' not in cfg  # only the trial's own cell
+    aspp = Config.fromfile(str(wd / 'aspp_baseline' / next(
+        p.name for p in (wd / 'aspp_baseline').glob('*.py'))))
+    assert aspp.model.backbone.init_cfg.checkpoint.endswith('iter_10.pth')
+    assert aspp.get('load_from') is None
 
     report = (search / 'report.md').read_text()
     images = re.findall(r'!\[[^\]]*\]\(([^)]+)\)', report)

@@ -62,11 +62,13 @@ def test_converted_fixture_gives_deeplabs_logits(tmp_path):
     with torch.no_grad():  # each DPC branch, then the concat projection
         branches = model.decode_head.dpc.branch_outputs(feats[0])
         projected = model.decode_head.dpc(feats[0])
+    # (measured up to 7.4e-5 on activations up to 6.3 in size: float32
+    # rounding; the bound on intermediates leaves room for thread counts)
     for i, y in enumerate(branches):
         ref = inter[f'meta_architecture__branch{i}_pointwise__Relu']
-        assert np.abs(nhwc(y) - ref).max() < 1e-4, f'branch {i}'
+        assert np.abs(nhwc(y) - ref).max() < 2e-4, f'branch {i}'
     ref = inter['meta_architecture__concat_projection__Relu']
-    assert np.abs(nhwc(projected) - ref).max() < 1e-4
+    assert np.abs(nhwc(projected) - ref).max() < 2e-4
     ref = np.load(osp.join(FIXTURE, 'logits.npy'))
     assert ref.shape == (1, 17, 17, 19) and 0.5 < ref.std() < 2
     assert np.abs(nhwc(logits) - ref).max() < 1e-4

@@ -124,7 +124,6 @@ class SearchDriver:
         # everything that can be checked is checked before anything exists
         self.settings = st = SearchSettings.from_config(cfg)
         check_workers(workers, launcher)
-        self.cfg = cfg
         self.work_dir = osp.abspath(work_dir)
         self.num_trials = st.num_trials
         self.timeout = st.trial_timeout
@@ -401,7 +400,7 @@ class SearchDriver:
             self.study.tell(trial, values, state=state)
             return True
         except (UpdateFinishedTrialError, ValueError) as e:
-            if self.study._storage.get_trial(
+            if self.storage.get_trial(
                     trial._trial_id).state.is_finished():
                 return False
             raise e
@@ -508,12 +507,12 @@ class SearchDriver:
               f'FAILED: {error.splitlines()[0] if error else ""}')
         if told:
             self.retry(self.study,
-                       self.study._storage.get_trial(run.trial._trial_id))
+                       self.storage.get_trial(run.trial._trial_id))
 
     def _failed_elsewhere(self, trial: optuna.Trial, outcome: str) -> str:
         """The error of a trial the study failed while this driver ran it
         (stale, failed by another driver), with what it really did."""
-        frozen = self.study._storage.get_trial(trial._trial_id)
+        frozen = self.storage.get_trial(trial._trial_id)
         why = frozen.user_attrs.get('error') or 'failed by another driver'
         return (f'{why}; the study failed it while it ran here, so its '
                 f'outcome is not recorded ({outcome})')

@@ -1,10 +1,9 @@
 # The embedded demo: a narrow MobileNetV2 trained from scratch on the
-# generated data set, on one CPU; the paper's schedule shortened to 300
-# iterations from a learning rate of 0.05.
+# generated data set, on one CPU.
 _base_ = [
     '../_base_/models/dpc_mobilenet-v2-d16.py',
     '../_base_/datasets/synthetic_shapes_128x128.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/schedule_poly-30k.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_poly-300.py'
 ]
 crop_size = (128, 128)
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -16,12 +15,5 @@ model = dict(
                      norm_cfg=norm_cfg),
     auxiliary_head=dict(in_channels=48, channels=64, num_classes=5,
                         norm_cfg=norm_cfg))
-optim_wrapper = dict(optimizer=dict(lr=0.05))
-param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=300,
-         by_epoch=False)
-]
-train_cfg = dict(max_iters=300, val_interval=100)
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=100))
 env_cfg = dict(cudnn_benchmark=False)
 randomness = dict(seed=0)

@@ -1,6 +1,8 @@
-# Proxy task, Cityscapes (full 2048x1024 images cached; 48x48-cell = 768 px random crops):
-# the DPC alone, trained on cached MobileNetV2 (OS 16) features of
-# `feature_source`. Build the cache first: tools/cache_features.py THIS
+# Proxy task, Cityscapes: the DPC alone, trained on cached MobileNetV2
+# (OS 16) features of `feature_source`. The cache holds whole 2048x1024
+# images (128x64 feature cells); training takes random 48x48-cell crops
+# (768x768 px, about the full task's 769x769), validation whole images.
+# Build the cache first: tools/cache_features.py THIS
 _base_ = [
     '../_base_/models/dpc-proxy.py', '../_base_/datasets/cached_features.py',
     '../_base_/default_runtime.py', '../_base_/schedules/schedule_proxy-30k.py'

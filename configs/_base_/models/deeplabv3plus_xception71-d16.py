@@ -1,15 +1,15 @@
-# DeepLabv3+ (ASPP, rates 6/12/18 at output stride 16) twin of
-# dpc_xception71-d16.py: same backbone, decoder and training, only the head differs.
-_base_ = './dpc_xception71-d16.py'
+# DeepLabv3+ (mmseg's DepthwiseSeparableASPPHead, rates 6/12/18 at output
+# stride 16) on xception71-d16.py's backbone: the twin of dpc_xception71-d16.py,
+# only the decode head differs.
+_base_ = './xception71-d16.py'
 model = dict(
     decode_head=dict(
-        _delete_=True,
         type='DepthwiseSeparableASPPHead',
-        in_channels={{_base_.model.decode_head.in_channels}},
-        in_index={{_base_.model.decode_head.in_index}},
+        in_channels=2048,
+        in_index=2,
         channels=256,
         dilations=(1, 6, 12, 18),
-        c1_in_channels={{_base_.model.decode_head.c1_in_channels}},
+        c1_in_channels=256,
         c1_channels=48,
         dropout_ratio=0.1,
         num_classes=19,

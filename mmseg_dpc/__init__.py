@@ -9,7 +9,7 @@ from .version import __version__
 register_checkpoint_safe_globals()
 memoize_config_formatting()
 
-from . import datasets, models, search  # noqa: E402,F401
+from . import datasets, engine, models, search  # noqa: E402,F401
 from .registry import SEARCH_SPACES  # noqa: E402
 
 __all__ = ['SEARCH_SPACES', '__version__']

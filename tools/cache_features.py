@@ -21,7 +21,7 @@ import sys
 from mmengine.config import DictAction
 
 import mmseg_dpc  # noqa: F401
-from mmseg_dpc.proxy import CacheError, cache_features, resolve_cache_config
+from mmseg_dpc.feature_cache import CacheError, cache_features, resolve_cache_config
 from mmseg_dpc.utils.checkpoint import CheckpointError, check_checkpoint
 from mmseg_dpc.utils.config import load_config_file
 

@@ -8,10 +8,9 @@
    no pretrained weights can be downloaded, so this makes the backbone;
 3. cache that backbone's features of train and val;
 4. search the DPC space on the proxy task (cells trained alone on the
-   cached features);
-5. re-rank the best cells on the full task (each model starts from the
-   step-2 backbone, its head from scratch), and train mmseg's ASPP head the
-   same way as the baseline;
+   cached features), then re-rank the best cells on the full task (each
+   model starts from the step-2 backbone, its head from scratch);
+5. train mmseg's ASPP head the same way, as the baseline;
 6. write the report (plots, leaderboard, proxy vs full correlation).
 """
 import argparse
@@ -21,6 +20,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from typing import List
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DPC = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
@@ -51,6 +51,15 @@ def run(step: str, args, log: str) -> None:
           flush=True)
 
 
+def shorten(iters: int, prefix: str = '') -> List[str]:
+    """``--cfg-options`` that make a config (or the sub-config at
+    ``prefix``) train ``iters`` iterations, validating and checkpointing at
+    the end."""
+    return [f'{prefix}{key}={iters}' for key in (
+        'train_cfg.max_iters', 'train_cfg.val_interval',
+        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
+
+
 def data_options(root: str):
     return [f'{k}.dataset.data_root={root}'
             for k in ('train_dataloader', 'val_dataloader',
@@ -58,7 +67,7 @@ def data_options(root: str):
 
 
 def last_miou(work_dir: str) -> float:
-    from mmseg_dpc.search.trial import read_metrics
+    from mmseg_dpc.engine import read_metrics
     return read_metrics(work_dir)['mIoU']
 
 
@@ -76,57 +85,54 @@ def main() -> None:
     from mmseg_dpc.datasets import generate_synthetic_shapes
     data = osp.join(wd, 'data')
     generate_synthetic_shapes(data, s['num_train'], s['num_val'])
-    print(f'[demo] data: {s["num_train"]} train / {s["num_val"]} val '
+    print(f'[demo] 1/6 data: {s["num_train"]} train / {s["num_val"]} val '
           f'images in {data}')
 
     backbone = osp.join(wd, 'backbone')
     it = s['backbone_iters']
-    run('1/5 brief full training (backbone + released DPC cell)',
+    run('2/6 brief full training (backbone + released DPC cell)',
         ['tools/train.py', DPC, '--work-dir', backbone, '--cfg-options',
-         f'train_cfg.max_iters={it}', f'train_cfg.val_interval={it}',
-         f'param_scheduler.0.end={it}',
-         f'default_hooks.checkpoint.interval={it}', *data_options(data)],
+         *shorten(it), *data_options(data)],
         osp.join(wd, 'backbone.log'))
     ckpt = osp.join(backbone, f'iter_{it}.pth')
 
     cache = osp.join(wd, 'feature_cache')
-    run('2/5 feature cache',
-        ['tools/cache_features.py', DPC, '--out', cache, '--levels', '3',
+    from mmengine.config import Config
+    search_cfg = Config.fromfile(osp.join(REPO, SEARCH))
+    levels = Config.fromfile(osp.join(REPO, search_cfg.proxy_config)
+                             ).feature_levels  # what the proxy reads
+    run('3/6 feature cache',
+        ['tools/cache_features.py', DPC, '--out', cache, '--levels',
+         *map(str, levels),
          '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
         osp.join(wd, 'cache.log'))
 
     fi, pi = s['finetune_iters'], s['proxy_iters']
     # every compared head starts from the step-1 backbone and nothing else
-    finetune = [f'train_cfg.max_iters={fi}',
-                f'train_cfg.val_interval={fi}', f'param_scheduler.0.end={fi}',
-                f'default_hooks.checkpoint.interval={fi}',
-                'optim_wrapper.optimizer.lr=0.01']
+    finetune = [*shorten(fi), 'optim_wrapper.optimizer.lr=0.01']
     backbone_only = ['model.backbone.init_cfg.type=Pretrained',
                      f'model.backbone.init_cfg.checkpoint={ckpt}',
                      'model.backbone.init_cfg.prefix=backbone.']
     search = osp.join(wd, 'search')
-    run(f'3/5 proxy search ({s["trials"]} trials) + 4/5 re-ranking of the '
+    run(f'4/6 proxy search ({s["trials"]} trials) and re-ranking of the '
         f'top {s["top_k"]} on the full task',
         ['tools/search.py', SEARCH, '--work-dir', search, '--workers',
          str(s['workers']), '--cfg-options', f'num_trials={s["trials"]}',
          f'rerank.top_k={s["top_k"]}', f'rerank.init_from={ckpt}',
-         f'proxy_cfg_options.train_cfg.max_iters={pi}',
-         f'proxy_cfg_options.train_cfg.val_interval={pi}',
-         f'proxy_cfg_options.param_scheduler.0.end={pi}',
-         f'proxy_cfg_options.default_hooks.checkpoint.interval={pi}',
+         *shorten(pi, 'proxy_cfg_options.'),
          f'proxy_cfg_options.feature_checkpoint={ckpt}',
          *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
          *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]],
         osp.join(wd, 'search.log'))
 
     aspp = osp.join(wd, 'aspp_baseline')
-    run('5/5 ASPP baseline (mmseg DepthwiseSeparableASPPHead, same training)',
+    run('5/6 ASPP baseline (mmseg DepthwiseSeparableASPPHead, same training)',
         ['tools/train.py', ASPP, '--work-dir', aspp, '--cfg-options',
          *finetune, *backbone_only, *data_options(data)],
         osp.join(wd, 'aspp.log'))
 
-    with open(osp.join(search, 'rerank.json')) as f:
-        rerank = json.load(f)
+    from mmseg_dpc.search.rerank import read_rerank
+    rerank = read_rerank(search)
     ok = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
     best = max(ok, key=lambda r: r['full_mIoU'])
     released = last_miou(backbone)
@@ -140,6 +146,7 @@ def main() -> None:
         f'{released:.2f} mIoU',
     }
     from mmseg_dpc.analysis import write_report
+    print('[demo] 6/6 report', flush=True)
     report = write_report(search, extra=comparison)
     result = dict(wall_time_s=time.time() - start, best_cell=best,
                   aspp_miou=aspp_miou, released_cell_miou=released,

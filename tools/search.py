@@ -36,13 +36,17 @@ def parse_args() -> argparse.Namespace:
 
 
 def start_fork_server() -> None:
-    """Start the warm fork server of the local launcher now, so it imports
-    torch and mmseg while this driver does the same."""
-    import multiprocessing
-    from multiprocessing import forkserver
-    multiprocessing.get_context('forkserver').set_forkserver_preload(
-        ['mmseg_dpc.search.trial_process'])
-    forkserver.ensure_running()
+    """Start the local launcher's warm fork server first, so it imports
+    torch and mmseg while this driver does the same. Its module is a
+    standard-library leaf, loaded by path: importing it through the package
+    would run those heavy imports here first."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))), 'mmseg_dpc', 'search', 'processes.py')
+    spec = importlib.util.spec_from_file_location('_dpc_processes', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.start_fork_server()
 
 
 def main() -> int:

@@ -18,6 +18,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 import mmseg_dpc  # noqa: F401,E402  (registers DPCHead & co.)
+from mmseg_dpc.engine import add_metrics_hook  # noqa: E402
 from mmseg_dpc.utils.config import (add_common_args,  # noqa: E402
                                     check_run_inputs, load_config)
 
@@ -49,13 +50,15 @@ def main() -> None:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
+    add_metrics_hook(cfg)  # WORK_DIR/metrics.json: what the search reads
     check_run_inputs(cfg, cfg.get('load_from'),
                      ('train_dataloader', 'val_dataloader'))
     runner = (Runner.from_cfg(cfg)
               if 'runner_type' not in cfg else RUNNERS.build(cfg))
     start = time.time()
     runner.train()
-    if is_main_process():  # where the time went (in each trial's result)
+    if is_main_process():  # start-up vs training: each trial's record
+        # (startup_s, train_s) and tools/benchmarks/search_overhead.py
         with open(osp.join(cfg.work_dir, 'timing.json'), 'w') as f:
             json.dump(dict(startup_s=start - _PROCESS_START,
                            train_s=time.time() - start), f)

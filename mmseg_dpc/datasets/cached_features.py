@@ -1,4 +1,4 @@
-"""Serves a feature cache (see :mod:`mmseg_dpc.proxy.feature_cache`) to the
+"""Serves a feature cache (see :mod:`mmseg_dpc.feature_cache.storage`) to the
 mmengine Runner, with augmentation applied to features and labels.
 
 Kept from the full task's augmentation: horizontal flips and random crops
@@ -20,7 +20,7 @@ from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
 from torch.utils.data import Dataset
 
-from ..proxy.feature_cache import FeatureCache
+from ..feature_cache.storage import FeatureCache
 
 
 @DATASETS.register_module()
@@ -38,7 +38,7 @@ class CachedFeatureDataset(Dataset):
             they last passed are not read again).
         expected_source_hash: refuse a cache made from another source.
         expected_checkpoint_sha256: refuse a cache made from other weights
-            (:func:`mmseg_dpc.proxy.expect_cache_source` sets both from a
+            (:func:`mmseg_dpc.feature_cache.expect_cache_source` sets both from a
             proxy config).
         device: load the whole split onto this device (e.g. ``'cuda'``) and
             augment there, so no data loading stands between the accelerator

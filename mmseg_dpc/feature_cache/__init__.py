@@ -2,7 +2,7 @@ from .extract import (backbone_stride, cache_features, check_proxy_cache,
                       checkpoint_digest, config_source_hash,
                       expect_cache_source, expected_cache_source, head_levels,
                       resolve_cache_config)
-from .feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
+from .storage import (CacheError, FeatureCache, FeatureCacheWriter,
                             read_manifest)
 
 __all__ = [

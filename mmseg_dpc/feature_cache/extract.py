@@ -18,7 +18,7 @@ from mmseg.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader, Subset
 
 from ..utils.config import resolve_config_path
-from .feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
+from .storage import (CacheError, FeatureCache, FeatureCacheWriter,
                             file_sha256, source_hash)
 
 DEFAULT_CACHE_PIPELINE = [

@@ -16,7 +16,7 @@ import json
 from typing import Any, Dict, List, Sequence, Tuple
 
 from ..models.utils.cell_spec import (PAPER_GRIDS, PAPER_RATES, Branch,
-                                      CellLike, parse_cell)
+                                      CellLike, cell_to_json, parse_cell)
 
 
 def _canonical(branches: Sequence[Branch]) -> Tuple[Branch, ...]:
@@ -102,7 +102,8 @@ class Architecture:
         return [b.to_dict() for b in self.branches]
 
     def to_json(self) -> str:
-        return json.dumps(self.to_list())
+        """The reference JSON format, in listed order."""
+        return cell_to_json(self.branches)
 
     @classmethod
     def from_json(cls, text: str, **kwargs) -> 'Architecture':

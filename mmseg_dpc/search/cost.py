@@ -16,7 +16,7 @@ convention (every tap of every kernel).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from ..models.utils.atrous_conv import kept_taps
 from ..models.utils.cell_spec import CONV1X1, SEP_CONV3X3, Branch
@@ -113,3 +113,22 @@ def head_cost(cell: Sequence[Branch], in_channels: int,
             total += Cost(part.params, part.flops, part.madds)
     cls = _conv(channels, num_classes, out_hw, bn=False, bias=True)
     return total + Cost(cls.params, cls.flops, cls.madds)
+
+
+def proxy_head_cost(proxy_cfg, feature_shape: Sequence[int]
+                    ) -> Callable[[Sequence[Branch]], Dict[str, int]]:
+    """``cell -> dict(params, flops)`` of the proxy's whole DPC head on
+    features of ``feature_shape`` ``(C, h, w)`` (see
+    :func:`~mmseg_dpc.feature_cache.check_proxy_cache`): the cost a search's
+    objectives and constraints read."""
+    head = proxy_cfg.model.decode_head
+    shape = dict(in_channels=head.in_channels, channels=head.channels,
+                 num_classes=head.num_classes,
+                 output_stride=head.get('output_stride', 16),
+                 feature_size=tuple(feature_shape[1:]))
+
+    def cost(cell: Sequence[Branch]) -> Dict[str, int]:
+        c = head_cost(cell, **shape)
+        return dict(params=c.params, flops=c.flops)
+
+    return cost

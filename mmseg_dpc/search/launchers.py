@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .processes import DRIVER_PID, die_with_parent, fork_context
+
 
 @dataclass
 class Finished:
@@ -20,34 +22,6 @@ class Finished:
     returncode: Optional[int]
     wall_time: float
     timed_out: bool = False
-
-
-def die_with_parent() -> None:
-    """Runs in a trial process: SIGKILL it when its parent (the driver, or
-    the fork server) dies, so a killed driver leaves no orphan training
-    (Linux)."""
-    parent = os.getppid()
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, 9)  # PDEATHSIG
-    except OSError:
-        return
-    if os.getppid() != parent:  # the parent died before prctl took hold
-        os._exit(1)
-
-
-_FORK_CONTEXT = None
-
-
-def fork_context():
-    """The forkserver context whose server preloads torch/mmseg once."""
-    global _FORK_CONTEXT
-    if _FORK_CONTEXT is None:
-        import multiprocessing
-        _FORK_CONTEXT = multiprocessing.get_context('forkserver')
-        _FORK_CONTEXT.set_forkserver_preload(
-            ['mmseg_dpc.search.trial_process'])
-    return _FORK_CONTEXT
 
 
 def run_command(cmd: Sequence[str], env: Dict[str, str], log_path: str,
@@ -79,7 +53,7 @@ class _Proc:
 
     def __init__(self, cmd, env, log_path, warm: bool) -> None:
         if warm and cmd[0] == sys.executable and cmd[1].endswith('.py'):
-            from .trial_process import DRIVER_PID, run_script
+            from .trial_process import run_script
             env = dict(env, **{DRIVER_PID: str(os.getpid())})
             self.p = fork_context().Process(
                 target=run_script, args=(cmd[1], cmd[2:], env, log_path))
@@ -124,10 +98,12 @@ class _Running:
 
 
 class LocalLauncher:
-    """Up to ``workers`` trial processes at once on this machine, each
-    pinned to its own GPU through ``CUDA_VISIBLE_DEVICES`` (none here when
-    ``gpus`` is empty: CPU). With ``warm`` (default), Python trials are
-    forked from a server that has imported torch and mmseg already
+    """Up to ``workers`` trial processes at once on this machine. The
+    trial in slot ``i`` sees GPU ``gpus[i % len(gpus)]`` alone through
+    ``CUDA_VISIBLE_DEVICES`` (so with more workers than GPUs, trials share
+    them), or no GPU where ``gpus`` is empty. With ``warm`` (default),
+    Python trials are forked from a server that has imported torch and
+    mmseg already
     (:mod:`.trial_process`), which saves seconds per trial."""
 
     def __init__(self, workers: int = 1, gpus: Sequence[int] = (),
@@ -253,3 +229,16 @@ def _ray_run(cmd, env, log_path, timeout):
     if gpu_env is not None:  # Ray's assignment for this task
         env = dict(env, CUDA_VISIBLE_DEVICES=gpu_env)
     return run_command(cmd, env, log_path, timeout)
+
+
+def build_launcher(kind: str, workers: Optional[int] = None,
+                   ray_address: Optional[str] = None,
+                   resources: Optional[dict] = None):
+    """The launcher ``--launcher`` names, with the search config's
+    ``resources``."""
+    resources = resources or {}
+    if kind == 'local':
+        return LocalLauncher(workers or 1, gpus=resources.get('gpus', ()))
+    return RayLauncher(ray_address, resources.get('cpus_per_trial', 1),
+                       resources.get('gpus_per_trial', 0),
+                       max_concurrent=workers)

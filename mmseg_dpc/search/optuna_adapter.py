@@ -23,6 +23,14 @@ def op_name(op: str, rate=None, grid=None) -> str:
     return f'pool_{grid[0]}x{grid[1]}'
 
 
+def describe_cell(arch: Architecture) -> str:
+    """The cell in words, with the parameters' operation names, e.g.
+    ``sep3x3_r1x6<-in, conv1x1<-0``."""
+    return ', '.join(f'{op_name(b.op, b.rate, b.grid)}<-'
+                     f'{"in" if b.input < 0 else b.input}'
+                     for b in arch.branches)
+
+
 class OptunaSpaceAdapter:
     """Maps between a :class:`DPCSearchSpace` and Optuna trial parameters."""
 
@@ -38,7 +46,7 @@ class OptunaSpaceAdapter:
             inp = trial.suggest_categorical(f'b{i}_input',
                                             list(range(-1, i)))
             op = trial.suggest_categorical(f'b{i}_op', self.op_names)
-            branches.append(self.space.branch(i, inp, self._op_index[op]))
+            branches.append(self.space.branch(inp, self._op_index[op]))
         return Architecture(tuple(branches))
 
     def params(self, arch: Architecture) -> Dict[str, object]:
@@ -60,7 +68,7 @@ class OptunaSpaceAdapter:
                 raise ValueError(f'trial params lack {e.args[0]!r}') from e
             if op not in self._op_index:
                 raise ValueError(f'branch {i}: op {op!r} is not in the space')
-            branches.append(self.space.branch(i, inp, self._op_index[op]))
+            branches.append(self.space.branch(inp, self._op_index[op]))
         return self.space.architecture(
             tuple(Branch(b.op, b.input, b.rate, b.grid) for b in branches))
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import os.path as osp
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial
 from scipy.stats import kendalltau, spearmanr
 
-from .architecture import Architecture
 from ..utils.io import atomic_write_json
-from .trial import (COMPLETE, FAILED, read_result, run_outcome,
-                    train_command, write_result, write_trial_config)
+from .architecture import Architecture
+from .record import TrialRecord
+from .runner import TrialRun, TrialRunner, load_base_config
+
+RERANK_FILE = 'rerank.json'
 
 
 def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
@@ -31,104 +33,93 @@ def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
     return out
 
 
+def read_rerank(work_dir: str) -> Optional[Dict[str, Any]]:
+    """A search's ``rerank.json`` (``None`` before re-ranking)."""
+    path = osp.join(work_dir, RERANK_FILE)
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 class Reranker:
     """Trains the ``rerank.top_k`` best proxy trials with
-    ``rerank.full_config`` (the cell put into its DPC head) through the
-    driver's launcher; finished ones are kept on resume."""
+    ``rerank.full_config`` (the cell put into its DPC head) through a
+    :class:`~.runner.TrialRunner` of its own; re-ranked trials whose record
+    is COMPLETE are kept on resume.
 
-    def __init__(self, driver) -> None:
-        self.driver = driver
-        cfg = driver.settings.rerank
-        self.top_k = cfg['top_k']
-        self.full_config = cfg['full_config']
-        self.options = cfg['cfg_options']
-        self.init_from = cfg.get('init_from')  # the same backbone for all
-        self.timeout = cfg.get('timeout', driver.timeout)
-        self.dir = osp.join(driver.work_dir, 'rerank')
-        self.path = osp.join(driver.work_dir, 'rerank.json')
+    Args:
+        rerank: the checked ``rerank`` settings.
+        launcher: where the models train.
+        work_dir: the search's work dir.
+        seed: the training seed.
+        timeout: a model's time limit unless ``rerank.timeout`` sets one.
+        threads_per_trial: see :class:`~.runner.TrialRunner`.
+    """
 
-    def candidates(self):
-        d = self.driver
-        done = [t for t in d.study.get_trials(
-            deepcopy=False, states=(TrialState.COMPLETE, ))
-            if 'skipped' not in t.user_attrs]
-        sign = -1 if d.objectives[0]['direction'] == 'maximize' else 1
-        return sorted(done, key=lambda t: (sign * t.values[0],
-                                           t.number))[:self.top_k]
+    def __init__(self, rerank: Dict[str, Any], launcher, work_dir: str,
+                 seed: int = 0, timeout: Optional[float] = None,
+                 threads_per_trial: Optional[int] = None) -> None:
+        self.top_k = rerank['top_k']
+        self.full_config = rerank['full_config']
+        init_from = rerank.get('init_from')  # the same backbone for all
+        self.runner = TrialRunner(
+            launcher, load_base_config(self.full_config,
+                                       rerank['cfg_options'], init_from),
+            seed=seed, timeout=rerank.get('timeout', timeout),
+            threads_per_trial=threads_per_trial,
+            initialised=(f'backbone from {init_from}' if init_from else
+                         'from scratch'))
+        self.dir = osp.join(work_dir, 'rerank')
+        self.work_dir = work_dir
 
-    def results(self) -> Dict[int, Dict[str, Any]]:
-        if not osp.exists(self.path):
-            return {}
-        with open(self.path) as f:
-            return {r['trial']: r for r in json.load(f)['trials']}
-
-    def run(self) -> Dict[str, Any]:
-        d = self.driver
-        todo, rows = {}, []
-        candidates = self.candidates()
-        ranks = {c.number: i for i, c in enumerate(candidates, 1)}
+    def run(self, ranked: List[FrozenTrial],
+            poll_interval: float = 0.5) -> Dict[str, Any]:
+        """Re-rank the first ``top_k`` of ``ranked`` (complete proxy
+        trials, best first); writes and returns ``rerank.json``."""
+        candidates = ranked[:self.top_k]
+        ranks = {t.number: i for i, t in enumerate(candidates, 1)}
+        proxy = {t.number: t for t in candidates}
+        rows, queue = [], []
         for t in candidates:
-            arch = Architecture.from_json(t.user_attrs['arch'])
-            run_dir = osp.join(self.dir, osp.basename(t.user_attrs[
-                'trial_dir']))
-            prev = read_result(run_dir)
-            if prev and prev['status'] == COMPLETE:
-                rows.append(self._row(t, prev, ranks))
+            run = TrialRun(t.number, t.number,
+                           Architecture.from_json(t.user_attrs['arch']),
+                           osp.join(self.dir, osp.basename(
+                               t.user_attrs['trial_dir'])), {})
+            prev = TrialRecord.read(run.dir)
+            if prev and prev.complete:
+                rows.append(_row(t, prev, ranks))
                 continue
-            config = write_trial_config(self.full_config, arch, run_dir,
-                                        self.options, seed=d.seed,
-                                        backbone_from=self.init_from)
-            todo[t.number] = (t, arch, run_dir, config)
+            self.runner.prepare(run)
+            queue.append(run)
         print(f'[rerank] top {self.top_k}: {len(rows)} done before, '
-              f'{len(todo)} to train on the full task')
-        queue = list(todo)
-        running = set()
-        while queue or running:
-            while queue and d.launcher.free_slots > 0:
-                n = queue.pop(0)
-                _, _, run_dir, config = todo[n]
-                d.launcher.submit(('rerank', n),
-                                  train_command(config, run_dir),
-                                  osp.join(run_dir, 'train.log'),
-                                  self.timeout, env=d.trial_env())
-                running.add(n)
-            for fin in d.launcher.poll():
-                n = fin.key[1]
-                running.discard(n)
-                t, arch, run_dir, _ = todo[n]
-                result = self._collect(t, arch, run_dir, fin)
-                rows.append(self._row(t, result, ranks))
-                print(f'[rerank] trial {n} ({arch.hash}): proxy mIoU '
-                      f'{t.user_attrs.get("mIoU")}, full '
-                      f'{result["metrics"].get("mIoU")} {result["status"]}')
-            d.launcher.wait(d.poll_interval)
+              f'{len(queue)} to train on the full task')
+        while queue or self.runner.running:
+            while queue and self.runner.free_slots > 0:
+                self.runner.launch(queue.pop(0))
+            for run, record in self.runner.collect():
+                record.write()
+                t = proxy[run.number]
+                rows.append(_row(t, record, ranks))
+                print(f'[rerank] trial {run.number} ({run.arch.hash}): '
+                      f'proxy mIoU {t.user_attrs.get("mIoU")}, full '
+                      f'{record.metrics.get("mIoU")} {record.status}')
+            self.runner.wait(poll_interval)
         ok = [r for r in rows if r['full_mIoU'] is not None]
         report = dict(trials=sorted(rows, key=lambda r: r['proxy_rank']),
                       full_config=self.full_config,
                       **rank_correlation([r['proxy_mIoU'] for r in ok],
                                          [r['full_mIoU'] for r in ok]))
-        atomic_write_json(self.path, report)
+        atomic_write_json(osp.join(self.work_dir, RERANK_FILE), report)
         print(f'[rerank] proxy vs full, {report["n"]} architectures: '
               f'Spearman {report["spearman"]}, Kendall {report["kendall"]}')
         return report
 
-    def _collect(self, t, arch, run_dir, fin) -> Dict[str, Any]:
-        metrics, error = run_outcome(run_dir, fin, self.timeout)
-        result = dict(trial=t.number, arch_hash=arch.hash,
-                      arch=arch.to_list(),
-                      status=FAILED if error else COMPLETE, metrics=metrics,
-                      wall_time=fin.wall_time, error=error,
-                      initialised=(f'backbone from {self.init_from}'
-                                   if self.init_from else 'from scratch'),
-                      config=osp.join(run_dir, 'config.py'))
-        write_result(run_dir, result)
-        return result
 
-    @staticmethod
-    def _row(t, result, ranks: Dict[int, int]) -> Dict[str, Any]:
-        return dict(trial=t.number, arch_hash=t.user_attrs['arch_hash'],
-                    proxy_rank=ranks.get(t.number),
-                    proxy_mIoU=t.user_attrs.get('mIoU'),
-                    full_mIoU=result['metrics'].get('mIoU'),
-                    status=result['status'], error=result.get('error'),
-                    wall_time=result.get('wall_time'))
+def _row(t: FrozenTrial, record: TrialRecord,
+         ranks: Dict[int, int]) -> Dict[str, Any]:
+    return dict(trial=t.number, arch_hash=t.user_attrs['arch_hash'],
+                proxy_rank=ranks.get(t.number),
+                proxy_mIoU=t.user_attrs.get('mIoU'),
+                full_mIoU=record.metrics.get('mIoU'), status=record.status,
+                error=record.error, wall_time=record.wall_time)

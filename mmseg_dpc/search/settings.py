@@ -109,6 +109,20 @@ class FailureBudget:
                              f'got {f!r}')
         return budget
 
+    def spent(self, finished: int, failed: int,
+              consecutive: int) -> Optional[str]:
+        """Why the search must stop, given ``finished`` trials of which
+        ``failed`` failed, the last ``consecutive`` in a row; ``None``
+        while the budget holds."""
+        if consecutive >= self.consecutive:
+            return (f'the last {self.consecutive} trials failed '
+                    f'(failure_budget.consecutive={self.consecutive})')
+        if (finished >= 2 * self.consecutive
+                and failed > self.fraction * finished):
+            return (f'{failed} of {finished} trials failed '
+                    f'(failure_budget.fraction={self.fraction})')
+        return None
+
 
 @dataclass
 class SearchSettings:

@@ -131,7 +131,8 @@ class DPCSearchSpace:
         return True
 
     # --- sampling -------------------------------------------------------
-    def branch(self, index: int, input: int, op_index: int) -> Branch:
+    def branch(self, input: int, op_index: int) -> Branch:
+        """The branch reading ``input`` with operation ``op_index``."""
         op, rate, grid = self.operations[op_index]
         return Branch(op, input, rate, grid)
 
@@ -139,7 +140,7 @@ class DPCSearchSpace:
         """One cell, uniformly over the space (seeded or ``random.Random``)."""
         rng = _rng(rng)
         return Architecture(
-            tuple(self.branch(i, rng.randrange(i + 1) - 1,
+            tuple(self.branch(rng.randrange(i + 1) - 1,
                               rng.randrange(self.num_ops))
                   for i in range(self.num_branches)))
 
@@ -182,7 +183,7 @@ class DPCSearchSpace:
         elif kind == 'op':
             options = [k for k, (o, _, _) in enumerate(self.operations)
                        if o != b.op]
-            new = self.branch(i, b.input, rng.choice(options))
+            new = self.branch(b.input, rng.choice(options))
         else:
             values = self.rates if kind == 'rate' else self.grids
             pair = list(b.rate if kind == 'rate' else b.grid)

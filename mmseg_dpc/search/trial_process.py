@@ -17,7 +17,7 @@ import mmseg.models  # noqa: F401
 import torch
 
 import mmseg_dpc  # noqa: F401
-from mmseg_dpc.search.launchers import die_with_parent
+from mmseg_dpc.search.processes import DRIVER_PID, die_with_parent
 
 
 def release_fork_server() -> None:
@@ -40,9 +40,6 @@ def release_fork_server() -> None:
         except OSError:
             pass
         server._forkserver_alive_fd = None
-
-
-DRIVER_PID = 'MMSEG_DPC_DRIVER_PID'
 
 
 def _gone(pid: int) -> bool:

@@ -87,7 +87,7 @@ def check_run_inputs(cfg: Config, checkpoint: Optional[str],
     that is not a (safe) checkpoint, and for a proxy config a feature
     cache in ``loaders`` that is unusable or made from another backbone,
     config or checkpoint (the data sets are then told what to expect)."""
-    from ..proxy import check_proxy_cache, expect_cache_source
+    from ..feature_cache import check_proxy_cache, expect_cache_source
     from .checkpoint import CheckpointError, check_checkpoint
     if checkpoint:
         try:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmseg_dpc.proxy import (CacheError, FeatureCache, FeatureCacheWriter,
+from mmseg_dpc.feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
                              cache_features, config_source_hash)
 
 from ..conftest import DEMO_CONFIG
@@ -134,7 +134,7 @@ def test_verified_files_are_not_hashed_again(tmp_path, shapes_root,
                                              monkeypatch):
     """Every trial opens the cache: its files are hashed once, and again
     only when they change (a changed shard is still named)."""
-    from mmseg_dpc.proxy import feature_cache
+    from mmseg_dpc.feature_cache import storage as feature_cache
     split_dir = build(demo_cfg(shapes_root), tmp_path)
     hashed = []
     sha = feature_cache.file_sha256
@@ -206,8 +206,8 @@ def test_shipped_cache_pipelines_keep_labels_aligned(tmp_path, proxy):
     from mmcv.transforms import Compose
     from mmengine.registry import init_default_scope
 
-    from mmseg_dpc.proxy import resolve_cache_config
-    from mmseg_dpc.proxy.extract import DEFAULT_CACHE_PIPELINE
+    from mmseg_dpc.feature_cache import resolve_cache_config
+    from mmseg_dpc.feature_cache.extract import DEFAULT_CACHE_PIPELINE
     init_default_scope('mmseg')
     source, _, _ = resolve_cache_config(Config.fromfile(proxy))
     pipeline = Compose(source.get('cache_pipeline', DEFAULT_CACHE_PIPELINE))
@@ -240,7 +240,7 @@ def test_proxy_training_refuses_a_cache_of_another_checkpoint(
     import torch
     from mmseg.registry import MODELS
 
-    from mmseg_dpc.proxy import check_proxy_cache
+    from mmseg_dpc.feature_cache import check_proxy_cache
     from ..conftest import REPO
     cfg = demo_cfg(shapes_root)
     ckpt = tmp_path / 'backbone.pth'

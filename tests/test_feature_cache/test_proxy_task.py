@@ -11,7 +11,7 @@ from mmengine.runner import load_checkpoint
 from mmseg.registry import DATASETS, MODELS
 
 from mmseg_dpc.datasets import CachedFeatureDataset
-from mmseg_dpc.proxy import FeatureCacheWriter, cache_features
+from mmseg_dpc.feature_cache import FeatureCacheWriter, cache_features
 
 from ..conftest import DEMO_CONFIG, REPO, run_tool
 
@@ -142,7 +142,7 @@ def test_cache_then_train_proxy(tmp_path, shapes_root):
 
 
 def test_proxy_config_names_its_cache():
-    from mmseg_dpc.proxy import resolve_cache_config
+    from mmseg_dpc.feature_cache import resolve_cache_config
     cfg = Config.fromfile(PROXY_CONFIG)
     source, levels, out = resolve_cache_config(cfg)
     assert levels == [3] and out == cfg.cache_root

@@ -14,7 +14,7 @@ def feature_cache(tmp_path_factory, shapes_root) -> str:
     """Cached demo-backbone features of the generated data set."""
     from mmengine.config import Config
 
-    from mmseg_dpc.proxy import cache_features
+    from mmseg_dpc.feature_cache import cache_features
 
     from ..conftest import DEMO_CONFIG
     cfg = Config.fromfile(DEMO_CONFIG)

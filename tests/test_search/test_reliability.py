@@ -42,6 +42,21 @@ class CrashFrom(Hook):
 
 
 @HOOKS.register_module()
+class HoldFrom(Hook):
+    """Test aid: trials numbered NUMBER or later wait before training for
+    as long as the file HOLD exists."""
+
+    def __init__(self, number, hold):
+        self.number = number
+        self.hold = hold
+
+    def before_train(self, runner):
+        import time
+        while _number(runner) >= self.number and osp.exists(self.hold):
+            time.sleep(0.1)
+
+
+@HOOKS.register_module()
 class FailedByAnotherDriver(Hook):
     """Test aid: trial NUMBER is failed in the study while it trains, as
     another driver does with a trial it takes for stale."""
@@ -95,15 +110,16 @@ def test_a_busy_driver_keeps_its_trials_alive(tmp_path, feature_cache,
     the driver's own trials must not be failed as stale (they were, and the
     driver then crashed on telling their outcome)."""
     from mmseg_dpc.search import driver as driver_module
+    from mmseg_dpc.search import runner as runner_module
     cfg = Config.fromfile(search_config(tmp_path, feature_cache,
                                         shapes_root, num_trials=3))
-    write = driver_module.write_trial_config
+    write = runner_module.write_trial_config
 
     def slow_write(*args, **kwargs):
         time.sleep(4.5)
         return write(*args, **kwargs)
 
-    monkeypatch.setattr(driver_module, 'write_trial_config', slow_write)
+    monkeypatch.setattr(runner_module, 'write_trial_config', slow_write)
     wd = tmp_path / 'work'
     driver_module.SearchDriver(cfg, str(wd), workers=2).run()
     study = load(wd)
@@ -188,7 +204,8 @@ def _phase_reached(phase, wd) -> bool:
 
 @pytest.mark.parametrize('phase', ['startup', 'trials', 'rerank'])
 def test_killed_driver_leaves_no_trial_and_resumes(tmp_path, feature_cache,
-                                                   shapes_root, phase):
+                                                   shapes_root, phase,
+                                                   monkeypatch):
     rerank = dict(top_k=2, cfg_options=dict(
         train_cfg=dict(max_iters=30, val_interval=30),
         default_hooks=dict(checkpoint=dict(interval=30)),
@@ -198,6 +215,11 @@ def test_killed_driver_leaves_no_trial_and_resumes(tmp_path, feature_cache,
         test_dataloader=dict(dataset=dict(data_root=shapes_root))))
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=4,
                         rerank=rerank)
+    hold = tmp_path / 'hold'
+    if phase == 'trials':  # trials 2 and 3 are surely running at the kill
+        hold.touch()
+        with_hook(cfg, tmp_path, monkeypatch,
+                  dict(type='HoldFrom', number=2, hold=str(hold)))
     wd = tmp_path / 'work'
     driver = subprocess.Popen(
         [sys.executable, 'tools/search.py', cfg, '--work-dir', str(wd),
@@ -217,6 +239,7 @@ def test_killed_driver_leaves_no_trial_and_resumes(tmp_path, feature_cache,
     left = [p for p in started if alive(p)]
     assert left == [], f'processes of the killed driver still run: {left}'
 
+    hold.unlink(missing_ok=True)
     run_tool('tools/search.py', cfg, '--work-dir', str(wd), '--workers', '2')
     study = load(wd)
     assert_exact_and_distinct(study, 4)  # none trained twice to the end
@@ -270,7 +293,7 @@ def test_failing_trials_stop_the_search_within_budget(
 
 def test_an_unusable_cache_stops_the_search_before_any_trial(
         tmp_path, feature_cache, shapes_root):
-    from mmseg_dpc.proxy import CacheError
+    from mmseg_dpc.feature_cache import CacheError
     from mmseg_dpc.search.driver import SearchDriver
     cache = tmp_path / 'cache'
     shutil.copytree(feature_cache, cache)

@@ -23,7 +23,7 @@ def test_paper_space_size():
 
 def enumerate_space(space):
     """Every listed cell, by brute force."""
-    per_branch = [[space.branch(i, inp, k) for inp in range(-1, i)
+    per_branch = [[space.branch(inp, k) for inp in range(-1, i)
                    for k in range(space.num_ops)]
                   for i in range(space.num_branches)]
     return list(itertools.product(*per_branch))

@@ -40,7 +40,7 @@ def test_paths_resolve_next_to_the_config_then_in_the_cwd(tmp_path,
 
 def test_feature_source_resolves_from_the_proxy_config(tmp_path,
                                                        monkeypatch):
-    from mmseg_dpc.proxy import resolve_cache_config
+    from mmseg_dpc.feature_cache import resolve_cache_config
     demo = (f'{REPO}/configs/dpc/'
             'dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')
     (tmp_path / 'source.py').write_text(f'_base_ = [{demo!r}]\n')

@@ -3,9 +3,12 @@
     python tools/analysis/get_flops.py CONFIG [--shape H W] [--json OUT]
 
 Counted with mmengine's complexity analysis (fvcore's counting: one fused
-multiply-add is one FLOP, i.e. FLOPs here are the paper's Multiply-Adds).
-Parameters are counted in full (batch-norm affine parameters included);
-the head's figures cover the decode head alone, classifier included.
+multiply-add is one FLOP, the unit of the paper's Multiply-Adds). The
+figures are not the paper's Table 1, which counts the five branches'
+convolution weights alone (no batch norm, no concat projection) on a
+1025x2049 input: here parameters are counted in full (batch-norm affine
+parameters included), and the head's figures cover the whole decode head,
+projection, decoder and classifier included.
 """
 import argparse
 import json

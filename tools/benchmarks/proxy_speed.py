@@ -38,7 +38,7 @@ from mmseg.registry import DATASETS, MODELS
 
 import mmseg_dpc  # noqa: F401
 from mmseg_dpc.datasets import CachedFeatureDataset, generate_synthetic_shapes
-from mmseg_dpc.proxy import cache_features
+from mmseg_dpc.feature_cache import cache_features
 
 DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
 

@@ -1,0 +1,5 @@
+from .metrics_file_hook import (METRICS_FILE, MetricsFileHook,
+                                add_metrics_hook, read_metrics)
+
+__all__ = ['METRICS_FILE', 'MetricsFileHook', 'add_metrics_hook',
+           'read_metrics']

@@ -1,0 +1,94 @@
+"""One trial record: what a trial (proxy or re-ranking) did.
+
+Built in one place (:meth:`TrialRecord.build`), written as the trial
+folder's ``result.json``, mirrored into the study's user attributes, and
+read back from there by the leaderboard, re-ranking, the report and the
+demo.
+"""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ..utils.io import atomic_write_json
+
+COMPLETE, FAILED = 'COMPLETE', 'FAILED'
+RESULT_FILE = 'result.json'
+# copied from a record into the study's user attributes (metrics too)
+MIRRORED = ('params', 'flops', 'wall_time', 'error')
+
+
+@dataclass
+class TrialRecord:
+    """A finished trial: its cell, status, metrics, cost and time.
+
+    ``metrics`` are the last validation's (``mIoU``, ``aAcc``, ``mAcc``,
+    ``step``); ``error`` says why a FAILED trial failed; ``initialised``
+    what the model started from (re-ranking)."""
+    trial: int
+    arch_hash: str
+    arch: List[dict]
+    status: str
+    config: str
+    metrics: Dict[str, Any] = field(default_factory=dict)
+    params: Optional[int] = None
+    flops: Optional[int] = None
+    wall_time: float = 0.0
+    startup_s: Optional[float] = None
+    train_s: Optional[float] = None
+    error: Optional[str] = None
+    initialised: Optional[str] = None
+
+    @classmethod
+    def build(cls, trial: int, arch, run_dir: str, cost: Dict[str, int],
+              wall_time: float, metrics: Optional[Dict[str, Any]] = None,
+              error: Optional[str] = None,
+              initialised: Optional[str] = None) -> 'TrialRecord':
+        """The record of trial ``trial`` (cell ``arch``) run in
+        ``run_dir``: COMPLETE with ``metrics``, or FAILED with ``error``;
+        the run's start-up and training time come from its
+        ``timing.json``."""
+        timing = _read_json(osp.join(run_dir, 'timing.json')) or {}
+        return cls(
+            trial=trial, arch_hash=arch.hash, arch=arch.to_list(),
+            status=FAILED if error is not None else COMPLETE,
+            config=osp.join(run_dir, 'config.py'),
+            metrics=dict(metrics or {}), params=cost.get('params'),
+            flops=cost.get('flops'), wall_time=wall_time,
+            startup_s=timing.get('startup_s'), train_s=timing.get('train_s'),
+            error=error, initialised=initialised)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == COMPLETE
+
+    @property
+    def run_dir(self) -> str:
+        return osp.dirname(self.config)
+
+    def user_attrs(self) -> Dict[str, Any]:
+        """The study's copy: metrics and :data:`MIRRORED` fields."""
+        attrs = {k: getattr(self, k) for k in MIRRORED}
+        attrs.update(self.metrics)
+        return attrs
+
+    def write(self) -> None:
+        """``result.json`` in the trial's folder."""
+        os.makedirs(self.run_dir, exist_ok=True)
+        atomic_write_json(osp.join(self.run_dir, RESULT_FILE), asdict(self))
+
+    @classmethod
+    def read(cls, run_dir: str) -> Optional['TrialRecord']:
+        """The record in ``run_dir``, or ``None`` where there is none."""
+        data = _read_json(osp.join(run_dir, RESULT_FILE))
+        return None if data is None else cls(**data)
+
+
+def _read_json(path: str) -> Optional[Any]:
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

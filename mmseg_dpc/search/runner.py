@@ -1,0 +1,199 @@
+"""The trial runner: prepare -> launch -> collect.
+
+The proxy search and re-ranking are the same runner with another base
+config: each trial is the base config with its cell in the DPC head, dumped
+as one standalone ``config.py`` (which ``tools/train.py``, ours or mmseg's,
+runs on its own), trained in its own process by a launcher, and collected
+as a :class:`~.record.TrialRecord`.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import os.path as osp
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from mmengine.config import Config
+
+from ..engine import add_metrics_hook, read_metrics
+from ..feature_cache import expect_cache_source
+from ..utils.config import resolve_config_path
+from .architecture import Architecture
+from .record import TrialRecord
+
+REPO_TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(
+    osp.abspath(__file__)))), 'tools')
+
+
+def trial_dir_name(number: int, arch: Architecture) -> str:
+    return f'{number:04d}-{arch.hash}'
+
+
+def load_base_config(path: str, cfg_options: Optional[dict] = None,
+                     backbone_from: Optional[str] = None) -> Config:
+    """The config every trial of a runner starts from: ``path`` with
+    ``cfg_options``, data roots made absolute, the metrics file hook, and,
+    for a proxy, the feature cache it must train on. ``backbone_from``
+    starts the model from that checkpoint's backbone and nothing else
+    (``load_from`` would also copy the checkpoint's own cell into each
+    trial's branches, wherever the shapes fit)."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    head = cfg.model.decode_head
+    if head.get('type') != 'DPCHead':
+        raise ValueError(f'{path}: model.decode_head is {head.get("type")}, '
+                         'not DPCHead')
+    if backbone_from:
+        cfg.model.backbone.init_cfg = dict(
+            type='Pretrained', checkpoint=osp.abspath(backbone_from),
+            prefix='backbone.')
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)  # absolute: the config runs from anywhere
+        if loader and 'data_root' in loader.get('dataset', {}):
+            loader.dataset.data_root = osp.abspath(loader.dataset.data_root)
+    if 'feature_source' in cfg:  # a proxy: it trains on the cache it expects
+        cfg.feature_source = resolve_config_path(cfg, 'feature_source')
+        expect_cache_source(cfg)
+    add_metrics_hook(cfg)
+    # the bases' top-level `dpc_arch` is the released cell, not a trial's
+    return Config({k: v for k, v in cfg.to_dict().items() if k != 'dpc_arch'},
+                  filename=cfg.filename)
+
+
+def write_trial_config(base: Config, arch: Architecture, out_dir: str,
+                       seed: int = 0) -> str:
+    """``base`` (see :func:`load_base_config`) with ``arch`` in its DPC
+    head, dumped as ``out_dir/config.py``; returns its path."""
+    cfg = copy.deepcopy(base)
+    head_cfg = arch.head_config()
+    head = cfg.model.decode_head
+    head.arch = head_cfg['arch']
+    for key in ('rates', 'grids'):
+        if key in head_cfg:
+            head[key] = head_cfg[key]
+    cfg.work_dir = osp.abspath(out_dir)
+    cfg.randomness = dict(seed=seed)
+    cfg.arch_hash = arch.hash
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, 'config.py')
+    cfg.dump(path)
+    return path
+
+
+def train_command(config: str, work_dir: str) -> List[str]:
+    """The command a trial runs: ``tools/train.py`` in a fresh process."""
+    return [sys.executable, osp.join(REPO_TOOLS, 'train.py'), config,
+            '--work-dir', work_dir]
+
+
+def tail(path: str, n: int = 15) -> str:
+    if not osp.exists(path):
+        return ''
+    with open(path, errors='replace') as f:
+        return ''.join(f.readlines()[-n:])
+
+
+@dataclass
+class TrialRun:
+    """A trial in a runner's hands: prepared, then launched."""
+    key: Any
+    number: int
+    arch: Architecture
+    dir: str
+    cost: Dict[str, int]
+    started: Optional[float] = None
+
+    def record(self, wall_time: float, metrics=None, error=None,
+               initialised=None) -> TrialRecord:
+        return TrialRecord.build(self.number, self.arch, self.dir,
+                                 self.cost, wall_time, metrics, error,
+                                 initialised)
+
+
+class TrialRunner:
+    """Runs trials of one base config through a launcher.
+
+    Args:
+        launcher: a :class:`~.launchers.LocalLauncher` or
+            :class:`~.launchers.RayLauncher`.
+        base: the config each trial puts its cell into (see
+            :func:`load_base_config`).
+        seed: the training seed of every trial.
+        timeout: seconds after which a trial is killed and FAILED.
+        threads_per_trial: torch threads of each trial (default: the CPUs
+            split between the launcher's workers).
+        initialised: what the models start from, for the records.
+    """
+
+    def __init__(self, launcher, base: Config, seed: int = 0,
+                 timeout: Optional[float] = None,
+                 threads_per_trial: Optional[int] = None,
+                 initialised: Optional[str] = None) -> None:
+        self.launcher = launcher
+        self.base = base
+        self.seed = seed
+        self.timeout = timeout
+        self.threads = threads_per_trial
+        self.initialised = initialised
+        self.running: Dict[Any, TrialRun] = {}
+
+    @property
+    def free_slots(self) -> int:
+        return self.launcher.free_slots
+
+    def prepare(self, run: TrialRun) -> None:
+        """Write the trial's ``config.py`` (raises where it cannot)."""
+        write_trial_config(self.base, run.arch, run.dir, seed=self.seed)
+
+    def launch(self, run: TrialRun) -> None:
+        self.launcher.submit(
+            run.key, train_command(osp.join(run.dir, 'config.py'), run.dir),
+            osp.join(run.dir, 'train.log'), self.timeout, env=self.env())
+        run.started = time.time()
+        self.running[run.key] = run
+
+    def collect(self) -> List[Tuple[TrialRun, TrialRecord]]:
+        """The trials whose process ended, each with its record: COMPLETE
+        with the last validation's metrics, or FAILED with why (timeout,
+        exit code and the end of its log, no metrics, non-finite loss)."""
+        out = []
+        for fin in self.launcher.poll():
+            run = self.running.pop(fin.key)
+            metrics, error = {}, None
+            if fin.timed_out:
+                error = f'timeout after {self.timeout}s'
+            elif fin.returncode != 0:
+                error = (f'exit code {fin.returncode}; end of train.log:\n'
+                         f'{tail(osp.join(run.dir, "train.log"))}')
+            else:
+                try:
+                    metrics = read_metrics(run.dir)
+                except ValueError as e:
+                    error = str(e)
+            out.append((run, run.record(fin.wall_time, metrics, error,
+                                        self.initialised)))
+        return out
+
+    def wait(self, timeout: float) -> None:
+        self.launcher.wait(timeout)
+
+    def stop(self) -> List[TrialRun]:
+        """Kill every running trial; returns them."""
+        self.launcher.shutdown()
+        runs = list(self.running.values())
+        self.running.clear()
+        return runs
+
+    def env(self) -> Dict[str, str]:
+        """The environment of a trial process (threads split between
+        concurrent trials)."""
+        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        threads = self.threads or max(
+            1, (os.cpu_count() or 1) // max(1, self.launcher.workers))
+        env.setdefault('OMP_NUM_THREADS', str(threads))
+        return env
+

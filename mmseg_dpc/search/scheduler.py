@@ -1,0 +1,210 @@
+"""The proxy search's scheduling: ask -> admit -> prepare -> launch ->
+collect -> tell, with one trial prepared ahead so a freed slot starts the
+next trial at once."""
+from __future__ import annotations
+
+import os.path as osp
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import optuna
+
+from .architecture import Architecture
+from .ledger import STOPPED, TRIAL_ERROR, StudyLedger
+from .optuna_adapter import OptunaSpaceAdapter
+from .record import TrialRecord
+from .runner import TrialRun, TrialRunner, trial_dir_name
+from .settings import SearchSettings
+
+
+class SearchStopped(RuntimeError):
+    """The search ended early (its failure budget was spent)."""
+
+
+@dataclass
+class _Prepared:
+    trial: optuna.Trial
+    run: TrialRun
+
+
+class TrialScheduler:
+    """Keeps the runner's slots busy with admitted trials until the study
+    holds ``num_trials`` complete ones.
+
+    Args:
+        settings: the search settings.
+        ledger: the study.
+        runner: the proxy trial runner.
+        adapter: trial parameters <-> cells.
+        cost: ``cell -> dict(params, flops)``.
+        trials_dir: where trial folders go.
+    """
+
+    def __init__(self, settings: SearchSettings, ledger: StudyLedger,
+                 runner: TrialRunner, adapter: OptunaSpaceAdapter,
+                 cost: Callable, trials_dir: str) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.runner = runner
+        self.adapter = adapter
+        self.distributions = adapter.distributions()
+        self.cost = cost
+        self.trials_dir = trials_dir
+        self.trials: Dict[object, optuna.Trial] = {}  # launched, by run key
+        self.prepared: Optional[_Prepared] = None
+        self.walls: List[float] = []  # of this session's complete trials
+
+    def done(self) -> bool:
+        return (self.ledger.counts()['complete'] >= self.settings.num_trials
+                and not self.runner.running and self.prepared is None)
+
+    def step(self) -> Tuple[int, int]:
+        """One round: fail stale and orphaned trials, tell finished ones,
+        start new ones; returns ``(finished, started)``."""
+        for t in self.ledger.fail_stale():
+            print(f'[search] trial {t.number} failed: {t.user_attrs["error"]}')
+            self._write_stale_record(t)
+        self.ledger.fail_orphans()
+        finished = self.runner.collect()
+        for run, record in finished:
+            self._tell(run, record)
+        if finished:
+            self._check_failure_budget()
+        return len(finished), self._fill()
+
+    # --- starting trials ------------------------------------------------
+    def _prepare(self) -> Optional[str]:
+        """Ask for a trial, admit it and write its config; returns why it
+        was skipped, if it was."""
+        trial = self.ledger.ask(self.distributions)
+        arch = self.adapter.from_params(trial.params)
+        cost = self.cost(arch.branches)
+        reason = self.ledger.admit(trial, arch, cost)
+        if reason is not None:
+            if not reason.startswith('quota'):
+                print(f'[search] trial {trial.number} ({arch.hash}) '
+                      f'skipped: {reason}')
+            return reason
+        run_dir = osp.join(self.trials_dir, trial_dir_name(trial.number,
+                                                           arch))
+        trial.set_user_attr('trial_dir', run_dir)
+        run = TrialRun(trial.number, trial.number, arch, run_dir, cost)
+        try:
+            self.runner.prepare(run)
+        except Exception as e:  # this trial fails, the search goes on
+            self._fail(trial, run.record(0.0, error=f'cannot write config: '
+                                         f'{e}'), TRIAL_ERROR)
+            return None
+        self.prepared = _Prepared(trial, run)
+        return None
+
+    def _fill(self) -> int:
+        """Start the prepared trial in each free slot, keeping one prepared
+        while the quota allows; returns how many started."""
+        started = skips = 0
+        while True:
+            if self.prepared is not None:
+                if self.runner.free_slots <= 0:
+                    return started
+                p, self.prepared = self.prepared, None
+                self.runner.launch(p.run)
+                self.trials[p.run.key] = p.trial
+                started += 1
+                print(f'[search] trial {p.trial.number} ({p.run.arch.hash}) '
+                      f'started: {p.run.arch}')
+                continue
+            counts = self.ledger.counts()
+            if counts['complete'] + counts['running'] >= \
+                    self.settings.num_trials:
+                return started
+            reason = self._prepare()
+            if reason and reason.startswith('quota'):
+                return started  # another driver's trial is admitted
+            skips = skips + 1 if reason else 0
+            if skips >= 1000:
+                raise RuntimeError(
+                    '1000 samples in a row were duplicates or infeasible: '
+                    'the space (or its feasible part) has fewer '
+                    'architectures than num_trials')
+
+    # --- outcomes ---------------------------------------------------------
+    def _tell(self, run: TrialRun, record: TrialRecord) -> None:
+        trial = self.trials.pop(run.key)
+        if not record.complete:
+            self._fail(trial, record, TRIAL_ERROR)
+            return
+        if not self.ledger.complete(trial, record):
+            record.status, record.error = 'FAILED', self._elsewhere(
+                trial, f'it completed: mIoU {record.metrics.get("mIoU")}')
+            record.write()
+            print(f'[search] trial {run.number} ({run.arch.hash}) '
+                  f'completed, but {record.error}')
+            return
+        record.write()
+        self.walls.append(record.wall_time)
+        print(f'[search] trial {run.number} ({run.arch.hash}) complete: '
+              f'mIoU {record.metrics.get("mIoU", float("nan")):.2f}, '
+              f'{record.flops / 1e6:.1f} MFLOPs, {record.wall_time:.1f}s')
+
+    def _fail(self, trial: optuna.Trial, record: TrialRecord,
+              failure: str) -> None:
+        """Fail ``trial`` with ``record``'s error in the study (which
+        retries it) and in its result.json."""
+        if not self.ledger.fail(trial, record, failure):
+            record.error = self._elsewhere(trial, record.error)
+        record.write()
+        print(f'[search] trial {trial.number} ({record.arch_hash}) FAILED: '
+              f'{record.error.splitlines()[0] if record.error else ""}')
+
+    def _elsewhere(self, trial: optuna.Trial, outcome: str) -> str:
+        """The error of a trial the study failed while this driver ran it
+        (stale, failed by another driver), with what it really did."""
+        return (f'{self.ledger.error_of(trial)}; the study failed it while '
+                f'it ran here, so its outcome is not recorded ({outcome})')
+
+    def _write_stale_record(self, t) -> None:
+        """The FAILED result.json of a stale trial, where its folder is on
+        this machine."""
+        run_dir = t.user_attrs.get('trial_dir')
+        if run_dir and osp.isdir(run_dir) and 'arch' in t.user_attrs:
+            arch = Architecture.from_json(t.user_attrs['arch'])
+            cost = {k: t.user_attrs.get(k) for k in ('params', 'flops')}
+            TrialRecord.build(t.number, arch, run_dir, cost, 0.0,
+                              error=t.user_attrs['error']).write()
+
+    def _check_failure_budget(self) -> None:
+        """Raise :class:`SearchStopped` once the trials that finished since
+        this driver started pass the failure budget."""
+        o = self.ledger.outcomes()
+        why = self.settings.failure_budget.spent(
+            o['finished'], o['failed'], o['consecutive'])
+        if why is None:
+            return
+        number, error = o['last_failure']
+        lines = [line.strip() for line in error.splitlines() if line.strip()]
+        error = ' ... '.join(lines[:1] + lines[-1:] if len(lines) > 1 else
+                             lines)  # for a traceback: the exception
+        raise SearchStopped(
+            f'search stopped: {why}; the last failure, trial {number}: '
+            f'{error}\nThe {self.ledger.counts()["complete"]} complete '
+            'trials are kept: fix the cause (see the trial\'s train.log) '
+            'and run the same command again to continue.')
+
+    def stop(self, why: str) -> None:
+        """End this driver's trials (running, prepared) as failed with
+        ``why``, and retry them: a later run continues where this one
+        stopped."""
+        runs = self.runner.stop()
+        pending = [(self.trials.pop(r.key), r) for r in runs]
+        if self.prepared is not None:
+            pending.append((self.prepared.trial, self.prepared.run))
+            self.prepared = None
+        for trial, run in pending:
+            wall = time.time() - run.started if run.started else 0.0
+            try:
+                self._fail(trial, run.record(wall, error='the search '
+                                             f'stopped: {why}'), STOPPED)
+            except Exception as e:  # the storage itself may be the cause
+                print(f'[search] could not fail trial {trial.number}: '
+                      f'{type(e).__name__}: {e}')

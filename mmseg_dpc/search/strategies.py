@@ -1,0 +1,96 @@
+"""Search strategies as Optuna samplers.
+
+``random`` (the paper's: uniform over cells), ``evolution`` (regularized
+evolution, below), ``tpe`` and ``nsga2`` (Optuna's own), each built from
+the search config's ``strategy`` dict.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Dict, Optional
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, RandomSampler
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from .optuna_adapter import OptunaSpaceAdapter
+from .space import DPCSearchSpace
+
+
+class RegularizedEvolutionSampler(BaseSampler):
+    """Regularized evolution (Real et al. 2019) over a DPC search space.
+
+    The first ``population_size`` cells are uniform; after that each trial
+    is a mutation (:meth:`DPCSearchSpace.mutate`) of the winner of a
+    tournament between ``sample_size`` trials drawn from the youngest
+    ``population_size`` complete ones, so old cells age out. Retried
+    trials keep their cell.
+    """
+
+    def __init__(self, space: DPCSearchSpace, population_size: int = 20,
+                 sample_size: int = 5, seed: Optional[int] = None) -> None:
+        self.space = space
+        self.adapter = OptunaSpaceAdapter(space)
+        self.population_size = population_size
+        self.sample_size = sample_size
+        self._random = RandomSampler(seed=seed)
+        self._rng = random.Random(seed)
+
+    def reseed_rng(self) -> None:
+        self._random.reseed_rng()
+        self._rng = random.Random()
+
+    def infer_relative_search_space(
+            self, study: Study, trial: FrozenTrial
+    ) -> Dict[str, BaseDistribution]:
+        return self.adapter.distributions()
+
+    def sample_relative(self, study: Study, trial: FrozenTrial,
+                        search_space: Dict[str, BaseDistribution]
+                        ) -> Dict[str, Any]:
+        if 'fixed_params' in trial.system_attrs:  # a retry: its own cell
+            return {}
+        done = study.get_trials(deepcopy=False,
+                                states=(TrialState.COMPLETE, ))
+        if len(done) < self.population_size:
+            return {}  # the initial population is uniform
+        population = sorted(done, key=_start_order)[-self.population_size:]
+        contenders = self._rng.sample(
+            population, min(self.sample_size, len(population)))
+        sign = 1 if study.directions[0] == StudyDirection.MAXIMIZE else -1
+        parent = max(contenders, key=lambda t: sign * t.values[0])
+        child = self.space.mutate(self.adapter.from_params(parent.params),
+                                  self._rng)
+        return self.adapter.params(child)
+
+    def sample_independent(self, study: Study, trial: FrozenTrial,
+                           param_name: str,
+                           param_distribution: BaseDistribution) -> Any:
+        return self._random.sample_independent(study, trial, param_name,
+                                               param_distribution)
+
+
+def _start_order(t: FrozenTrial):
+    return (t.datetime_start.timestamp() if t.datetime_start else 0.0,
+            t.number)
+
+
+def build_sampler(strategy: Dict[str, Any], space: DPCSearchSpace,
+                  seed: int = 0) -> BaseSampler:
+    """The sampler of a checked ``strategy`` dict (see
+    :class:`~.settings.SearchSettings`); ``seed`` unless it sets one."""
+    kw = {k: v for k, v in strategy.items() if k != 'type'}
+    kind = strategy['type']
+    seed = kw.pop('seed', seed)
+    if kind == 'random':
+        return RandomSampler(seed=seed)
+    if kind == 'evolution':
+        return RegularizedEvolutionSampler(space, seed=seed, **kw)
+    cls = (optuna.samplers.TPESampler if kind == 'tpe' else
+           optuna.samplers.NSGAIISampler)
+    try:
+        return cls(seed=seed, **kw)
+    except TypeError as e:
+        raise ValueError(f'strategy {kind!r}: {e}') from e

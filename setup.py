@@ -41,7 +41,7 @@ setup(
         'timm>=0.9',
     ],
     extras_require={
-        'search': ['optuna>=3.4', 'scipy', 'matplotlib'],
+        'search': ['optuna>=3.4', 'optuna-dashboard', 'scipy', 'matplotlib'],
         'ray': ['ray[default]>=2.9'],
         'postgres': ['psycopg2-binary'],
         'tests': ['pytest'],

@@ -31,3 +31,12 @@ def test_atrous_conv_benchmark_runs():
               '1')
     assert re.search(r'released +[\d.]+ +[\d.]+ +[\d.]+x', out), out
     assert 'geometric mean speed-up over 2 cells' in out
+
+
+def test_search_overhead_times_admission_by_study_size():
+    out = run('search_overhead.py', '--study-size', '5', '40',
+              '--admissions', '3')
+    for n in (5, 40):
+        assert re.search(rf'study of +{n} trials: admission +[\d.]+ ms per '
+                         r'trial', out), out
+    assert re.search(r'N = +40: +[\d.]+x the admission time at N = 5', out)

@@ -1,6 +1,9 @@
-"""How much of a search's time is spent outside trial training.
+"""How much of a search's time is spent outside trial training, and how
+admission scales with the size of the study.
 
     python tools/benchmarks/search_overhead.py [--trials N] [--iters N]
+    python tools/benchmarks/search_overhead.py --study-size 100 28000 \
+        [--admissions K]
 
 Runs the demo search (its number of trials and proxy iterations unless
 ``--trials``/``--iters`` say otherwise, on cached features of the generated
@@ -13,6 +16,13 @@ i.e. the share of worker time spent on the driver, config generation,
 process start-up (Python, torch and mmseg imports, building the runner),
 result collection and idle slots. Training time is what each trial's
 ``runner.train()`` took (its ``timing.json``).
+
+With ``--study-size``, no trial trains: for each N, a SQLite study is
+pre-filled with N finished trials of distinct cells (Optuna's
+``add_trials``), then K new trials are asked and admitted through the
+search's :class:`~mmseg_dpc.search.ledger.StudyLedger` as a driver does
+(ask, decode, cost, duplicate and quota check), each timed. The paper ran
+28K trials; admission must not grow with the study.
 """
 import argparse
 import glob
@@ -28,11 +38,95 @@ from mmengine.config import Config
 
 import mmseg_dpc  # noqa: F401
 from mmseg_dpc.datasets import generate_synthetic_shapes
-from mmseg_dpc.proxy import cache_features
+from mmseg_dpc.feature_cache import cache_features
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
 DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
+
+
+def prefilled_study(url: str, name: str, size: int, adapter,
+                    space) -> None:
+    """A study of ``size`` finished trials of distinct cells, each with the
+    user attributes a search gives its trials."""
+    import optuna
+    from optuna.trial import TrialState
+    from sqlalchemy import event
+    storage = optuna.storages.RDBStorage(url)
+    # writing the fixture only: no fsync per trial (28K commits)
+    event.listen(storage.engine, 'connect',
+                 lambda conn, _: conn.execute('PRAGMA synchronous=OFF'))
+    storage.engine.dispose()
+    study = optuna.create_study(study_name=name, storage=storage,
+                                direction='maximize')
+    dists = adapter.distributions()
+    seen, trials = set(), []
+    for arch in space.samples(10 * size, seed=1):
+        if arch in seen:
+            continue
+        seen.add(arch)
+        trials.append(optuna.trial.create_trial(
+            state=TrialState.COMPLETE, value=float(len(trials) % 97),
+            params=adapter.params(arch), distributions=dists,
+            user_attrs=dict(arch_hash=arch.hash, arch=arch.to_json())))
+        if len(trials) == size:
+            break
+    study.add_trials(trials)
+
+
+def time_admissions(study_size: int, admissions: int, tmp: str) -> float:
+    """Seconds per admission in a study of ``study_size`` trials."""
+    from mmseg_dpc import SEARCH_SPACES
+    from mmseg_dpc.search import OptunaSpaceAdapter
+    from mmseg_dpc.search.cost import head_cost
+    from mmseg_dpc.search.ledger import StudyLedger
+    from mmseg_dpc.search.settings import SearchSettings
+    from mmseg_dpc.search.strategies import build_sampler
+    from optuna.trial import TrialState
+    cfg = Config.fromfile(osp.join(REPO, SEARCH))
+    cfg.num_trials = study_size + admissions + 1
+    settings = SearchSettings.from_config(cfg)
+    space = SEARCH_SPACES.build(settings.search_space)
+    adapter = OptunaSpaceAdapter(space)
+    url = f'sqlite:///{tmp}/study_{study_size}.db'
+    start = time.time()
+    prefilled_study(url, settings.study_name, study_size, adapter, space)
+    print(f'study of {study_size} trials written in '
+          f'{time.time() - start:.0f}s', flush=True)
+    ledger = StudyLedger(settings, url, build_sampler(
+        settings.strategy, space, settings.seed))
+    ledger.start()
+    dists = adapter.distributions()
+    took = []
+    try:
+        for _ in range(admissions):
+            start = time.perf_counter()
+            trial = ledger.ask(dists)
+            arch = adapter.from_params(trial.params)
+            c = head_cost(arch.branches, in_channels=160, channels=256,
+                          num_classes=4, feature_size=(8, 8))
+            reason = ledger.admit(trial, arch, dict(params=c.params,
+                                                    flops=c.flops))
+            took.append(time.perf_counter() - start)
+            if reason is None:  # as if trained: the study keeps growing
+                ledger.finish(trial, TrialState.COMPLETE, [0.0])
+    finally:
+        ledger.stop()
+    took.sort()
+    return took[len(took) // 2]
+
+
+def study_size_mode(sizes, admissions: int) -> None:
+    tmp = tempfile.mkdtemp(prefix='search_admission_')
+    per = {}
+    for n in sizes:
+        per[n] = time_admissions(n, admissions, tmp)
+        print(f'study of {n:6d} trials: admission {per[n] * 1e3:7.1f} ms '
+              f'per trial (median of {admissions})', flush=True)
+    smallest = per[min(sizes)]
+    for n in sizes:
+        print(f'N = {n:6d}: {per[n] / smallest:5.2f}x the admission time '
+              f'at N = {min(sizes)}  (target <= 2x)')
 
 
 def main() -> None:
@@ -40,7 +134,13 @@ def main() -> None:
     p.add_argument('--trials', type=int, default=None)
     p.add_argument('--iters', type=int, default=None)
     p.add_argument('--workers', type=int, nargs='+', default=[1, 2])
+    p.add_argument('--study-size', type=int, nargs='+', default=None,
+                   help='time admissions in studies of these sizes instead')
+    p.add_argument('--admissions', type=int, default=50)
     a = p.parse_args()
+    if a.study_size:
+        study_size_mode(a.study_size, a.admissions)
+        return
     tmp = tempfile.mkdtemp(prefix='search_overhead_')
     generate_synthetic_shapes(f'{tmp}/data', num_train=64, num_val=16)
     cfg = Config.fromfile(osp.join(REPO, DEMO))

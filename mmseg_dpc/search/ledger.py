@@ -3,10 +3,11 @@
 The study lives in an Optuna RDB storage (SQLite in the work dir by
 default, or a URL such as PostgreSQL shared by drivers on many machines).
 Trials are admitted in the order they started: a trial runs only if fewer
-than ``num_trials`` trials that started before it are running or complete,
-and no trial that started before it holds the same architecture (by its
-stored canonical hash). So several drivers, restarts and retries end with
-exactly ``num_trials`` complete trials and no architecture trained twice.
+than ``num_trials`` trials that started before it are running or evaluated
+(complete, or stopped by the pruner), and no trial that started before it
+holds the same architecture (by its stored canonical hash). So several
+drivers, restarts and retries end with exactly ``num_trials`` evaluated
+trials and no architecture trained twice; a pruned trial is never retried.
 
 Admission costs O(1) in the size of the study: the ledger keeps a view of
 the study in memory (hashes, start order, counts) and brings it up to date
@@ -85,16 +86,17 @@ class _Entry:
 
     @property
     def counted(self) -> bool:
-        """Holds a slot of ``num_trials``: running or complete."""
-        return not self.skipped and self.state in (TrialState.RUNNING,
-                                                   TrialState.COMPLETE)
+        """Holds a slot of ``num_trials``: running, complete or pruned."""
+        return not self.skipped and self.state in (
+            TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED)
 
     @property
     def kind(self) -> Optional[str]:
         if self.skipped:
             return 'skipped'
         return {TrialState.COMPLETE: 'complete', TrialState.RUNNING:
-                'running', TrialState.FAIL: 'failed'}.get(self.state)
+                'running', TrialState.FAIL: 'failed',
+                TrialState.PRUNED: 'pruned'}.get(self.state)
 
 
 class StudyLedger:
@@ -106,11 +108,13 @@ class StudyLedger:
         url: the Optuna storage URL.
         sampler: the strategy's sampler (see :mod:`.strategies`).
         resume: require the study to exist.
+        pruner: the study's pruner (see :mod:`.pruning`).
     """
 
     def __init__(self, settings: SearchSettings, url: str,
                  sampler: optuna.samplers.BaseSampler,
-                 resume: bool = False) -> None:
+                 resume: bool = False,
+                 pruner: Optional[optuna.pruners.BasePruner] = None) -> None:
         self.settings = settings
         self.retry, callback_arg = retry_callback(settings.max_retries)
         self.storage = open_storage(
@@ -124,7 +128,7 @@ class StudyLedger:
             raise ValueError(f'--resume: no study {name!r} in {url}')
         self.study = optuna.create_study(
             study_name=name, storage=self.storage, load_if_exists=True,
-            sampler=sampler,
+            sampler=sampler, pruner=pruner,
             directions=[o['direction'] for o in settings.objectives])
         self._study_id = self.study._study_id
         names = [o['name'] for o in settings.objectives]
@@ -137,8 +141,10 @@ class StudyLedger:
         self._unfinished: Set[int] = set()
         self._last_finished = -1
         self._by_hash: Dict[str, Set[int]] = {}
-        self._complete_orders: List[Tuple[float, int]] = []
-        self._counts = dict(complete=0, running=0, failed=0, skipped=0)
+        self._finished_orders: List[Tuple[float, int]] = []  # evaluated
+        self._counts = dict(complete=0, running=0, failed=0, pruned=0,
+                            skipped=0)
+        self.pruned_at: Dict[int, int] = {}  # number -> stopped_at
         # (signed value, -number, value, number, arch hash) of the best
         self._best: Optional[Tuple[float, int, float, int, str]] = None
         # this driver's session: trials' own outcomes, in finishing order
@@ -194,8 +200,12 @@ class StudyLedger:
             self._counts[new.kind] += 1
         if new.counted and new.arch_hash:
             self._by_hash.setdefault(new.arch_hash, set()).add(trial_id)
+        if new.kind in ('complete', 'pruned') and (
+                old is None or old.kind != new.kind):
+            bisect.insort(self._finished_orders, new.order)
+        if new.kind == 'pruned':
+            self.pruned_at[t.number] = t.user_attrs.get('stopped_at')
         if new.kind == 'complete' and (old is None or old.kind != 'complete'):
-            bisect.insort(self._complete_orders, new.order)
             best = (self.settings.sign * t.values[0], -t.number,
                     t.values[0], t.number, new.arch_hash)
             if self._best is None or best[:2] > self._best[:2]:
@@ -209,7 +219,7 @@ class StudyLedger:
                 or t.datetime_complete.timestamp() < self.started_at):
             return
         o = self._outcomes
-        if t.state == TrialState.COMPLETE:
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
             o['finished'] += 1
             o['consecutive'] = 0
         elif (t.state == TrialState.FAIL
@@ -220,7 +230,7 @@ class StudyLedger:
             self._last_failure = (t.number, t.user_attrs.get('error') or '')
 
     def counts(self) -> Dict[str, int]:
-        """Trials complete, running, failed (skipped ones apart)."""
+        """Trials complete, running, failed, pruned (skipped ones apart)."""
         self._sync()
         return dict(self._counts)
 
@@ -242,11 +252,30 @@ class StudyLedger:
 
     # --- a trial's life ---------------------------------------------------
     def ask(self, distributions: Dict[str, Any]) -> optuna.Trial:
-        trial = self.study.ask(distributions)
+        """``study.ask(distributions)``, taking a waiting trial (a retry, an
+        enqueued cell) from the ledger's view where ``study.ask`` scans
+        every trial of the study (O(N) per trial)."""
+        self._sync()
+        storage = self.study._storage
+        trial_id = None
+        for tid in sorted((i for i in self._unfinished
+                           if self._view[i].state == TrialState.WAITING),
+                          key=lambda i: self._view[i].number):
+            try:  # another driver may take it first
+                if storage.set_trial_state_values(tid, TrialState.RUNNING):
+                    trial_id = tid
+                    break
+            except UpdateFinishedTrialError:
+                continue
+        if trial_id is None:
+            trial_id = storage.create_new_trial(self._study_id)
         # At once: a trial without any heartbeat is never failed as stale,
         # so one asked by a driver that dies before its first heartbeat
         # would hold its slot forever.
-        self.heartbeat.hold(trial._trial_id)
+        self.heartbeat.hold(trial_id)
+        trial = optuna.Trial(self.study, trial_id)
+        for name, distribution in distributions.items():
+            trial._suggest(name, distribution)
         return trial
 
     def admit(self, trial: optuna.Trial, arch: Architecture,
@@ -273,7 +302,7 @@ class StudyLedger:
         limits = self.settings.constraints
         if twins:
             reason = f'duplicate of trial {min(twins)}'
-        elif (bisect.bisect_left(self._complete_orders, me.order)
+        elif (bisect.bisect_left(self._finished_orders, me.order)
               + len(earlier) >= self.settings.num_trials):
             reason = 'quota full'
         else:
@@ -317,6 +346,16 @@ class StudyLedger:
         # error/failure None: a retry inherits the failed trial's attrs
         return self.finish(trial, TrialState.COMPLETE, values,
                            dict(record.user_attrs(), failure=None))
+
+    def prune(self, trial: optuna.Trial, record: TrialRecord) -> bool:
+        """Tell a PRUNED record (its value: the last one reported);
+        ``False`` where the study had failed the trial already."""
+        return self.finish(trial, TrialState.PRUNED,
+                           attrs=dict(record.user_attrs(), failure=None))
+
+    def trial_id(self, trial: optuna.Trial) -> int:
+        """The trial's storage id (what a trial process reports to)."""
+        return trial._trial_id
 
     def fail(self, trial: optuna.Trial, record: TrialRecord,
              failure: str) -> bool:
@@ -382,13 +421,19 @@ class StudyLedger:
     # --- reading the results ----------------------------------------------
     def trained_trials(self) -> List[FrozenTrial]:
         """Complete trials, best first (by the first objective, ties by
-        number), then failed ones by number; skipped ones left out."""
+        number), then pruned ones (latest rung first, then by value), then
+        failed ones by number; skipped ones left out."""
         trials = [t for t in self.study.get_trials(deepcopy=False)
                   if 'skipped' not in t.user_attrs]
+        sign = self.settings.sign
         done = sorted((t for t in trials if t.state == TrialState.COMPLETE),
-                      key=lambda t: (-self.settings.sign * t.values[0],
-                                     t.number))
-        return done + [t for t in trials if t.state == TrialState.FAIL]
+                      key=lambda t: (-sign * t.values[0], t.number))
+        pruned = sorted(
+            (t for t in trials if t.state == TrialState.PRUNED),
+            key=lambda t: (-(t.user_attrs.get('stopped_at') or 0),
+                           -sign * (t.values or [0.0])[0], t.number))
+        return done + pruned + [t for t in trials
+                                if t.state == TrialState.FAIL]
 
     def complete_trials(self) -> List[FrozenTrial]:
         """Complete trials, best first."""

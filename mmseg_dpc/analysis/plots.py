@@ -71,6 +71,35 @@ def plot_search_progress(numbers: Sequence[int], values: Sequence[float],
     return path
 
 
+def plot_learning_curves(curves: Sequence[Sequence[tuple]],
+                         pruned: Sequence[bool], rungs: Sequence[int],
+                         path: str, metric: str = 'mIoU') -> str:
+    """Each trial's validation ``metric`` against training iterations
+    (``curves``: ``(step, value)`` pairs per trial), pruned trials in
+    grey, the pruner's rungs as vertical lines."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for curve, stopped in zip(curves, pruned):
+        if not curve:
+            continue
+        x, y = zip(*curve)
+        ax.plot(x, y, marker='.', lw=0.8, ms=3,
+                color='#bdbdbd' if stopped else '#08519c', alpha=0.8)
+    for r in rungs:
+        ax.axvline(r, color='#e6550d', lw=0.8, ls='--')
+    ax.plot([], [], color='#08519c', label='trained to the end')
+    ax.plot([], [], color='#bdbdbd', label='pruned')
+    if rungs:
+        ax.plot([], [], color='#e6550d', ls='--', label='rung')
+    ax.set_xlabel('proxy training iteration')
+    ax.set_ylabel(f'validation {metric}')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_proxy_vs_full(proxy: Sequence[float], full: Sequence[float],
                        labels: Sequence[str], path: str,
                        spearman: Optional[float] = None,

@@ -8,8 +8,10 @@ from typing import Any, Dict, List, Optional
 
 from ..search.architecture import Architecture
 from .cell_graph import draw_cell
+from ..engine import read_metrics_file
 from .plots import (branch_contributions, plot_branch_contributions,
-                    plot_pareto, plot_proxy_vs_full, plot_search_progress)
+                    plot_learning_curves, plot_pareto, plot_proxy_vs_full,
+                    plot_search_progress)
 
 
 def _load(path: str) -> Optional[Any]:
@@ -48,8 +50,9 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
                          'leaderboard.json of a search with results)')
     figs = osp.join(work_dir, 'report')
     os.makedirs(figs, exist_ok=True)
+    pruned = [r for r in board if r['status'] == 'PRUNED']
     lines = [f'# DPC search report: {summary.get("study", "")}', '',
-             f'{len(done)} complete trials, '
+             f'{len(done)} complete trials, {len(pruned)} pruned, '
              f'{sum(r["status"] == "FAILED" for r in board)} failed. '
              'All numbers below were measured by this run.', '']
     best, worst = done[0], done[-1]
@@ -82,6 +85,24 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     lines += ['## Search progress', '', '![progress](report/progress.png)',
               '', '## mIoU against FLOPs', '', '![pareto](report/pareto.png)',
               '']
+    trained = done + pruned
+    curves = [[(v['step'], v['mIoU']) for v in (read_metrics_file(
+        r['trial_dir']) or {}).get('val', []) if 'mIoU' in v]
+        if r.get('trial_dir') else [] for r in trained]
+    if any(curves):
+        rungs = summary.get('rungs') or []
+        plot_learning_curves(curves, [r['status'] == 'PRUNED'
+                                      for r in trained], rungs,
+                             osp.join(figs, 'learning_curves.png'))
+        lines += ['## Learning curves', '',
+                  '![learning curves](report/learning_curves.png)', '']
+        if pruned:
+            at: Dict[int, int] = {}
+            for r in pruned:
+                at[r['stopped_at']] = at.get(r['stopped_at'], 0) + 1
+            lines += ['Pruned: ' + ', '.join(
+                f'{n} at iteration {s}' for s, n in sorted(at.items())) +
+                f' (rungs {rungs}).', '']
     if rerank and rerank.get('trials'):
         ok = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
         plot_proxy_vs_full([r['proxy_mIoU'] for r in ok],

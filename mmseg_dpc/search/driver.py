@@ -15,6 +15,7 @@ import os.path as osp
 import time
 from typing import Any, Dict, Optional
 
+from ..engine import add_metrics_hook
 from ..feature_cache import check_proxy_cache
 from ..registry import SEARCH_SPACES
 from .cost import proxy_head_cost
@@ -22,6 +23,7 @@ from .launchers import build_launcher
 from .leaderboard import write_leaderboard
 from .ledger import StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
+from .pruning import STORAGE_ENV, build_pruner, rung_steps
 from .rerank import Reranker
 from .runner import TrialRunner, load_base_config
 from .scheduler import SearchStopped, TrialScheduler
@@ -67,17 +69,23 @@ class SearchDriver:
         self.space = SEARCH_SPACES.build(st.search_space)
         proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
         cost = proxy_head_cost(proxy, check_proxy_cache(proxy))
+        self.max_iters = proxy.train_cfg.max_iters
+        self.rungs = rung_steps(st.pruner, self.max_iters)
+        if self.rungs:
+            add_metrics_hook(proxy, rungs=self.rungs)
         os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
+        url = storage or default_storage(self.work_dir)
         self.ledger = StudyLedger(
-            st, storage or default_storage(self.work_dir),
-            build_sampler(st.strategy, self.space, st.seed), resume)
+            st, url, build_sampler(st.strategy, self.space, st.seed), resume,
+            build_pruner(st.pruner, self.max_iters))
         self.launcher = build_launcher(launcher, workers, ray_address,
                                        st.resources)
         runner = TrialRunner(self.launcher, proxy, st.seed, st.trial_timeout,
-                             st.threads_per_trial)
+                             st.threads_per_trial,
+                             env={STORAGE_ENV: url} if st.pruner else None)
         self.scheduler = TrialScheduler(
             st, self.ledger, runner, OptunaSpaceAdapter(self.space), cost,
-            osp.join(self.work_dir, 'trials'))
+            osp.join(self.work_dir, 'trials'), self.max_iters)
         self.reranker = Reranker(
             st.rerank, self.launcher, self.work_dir, st.seed,
             st.trial_timeout, st.threads_per_trial) if st.rerank else None
@@ -90,7 +98,7 @@ class SearchDriver:
         best = (f' | best {st.objectives[0]["name"]} {best[1]:.2f} (trial '
                 f'{best[0]}, {best[2]})' if best else '')
         eta = ''
-        left = st.num_trials - counts['complete']
+        left = st.num_trials - counts['complete'] - counts['pruned']
         if sched.walls and left > 0:
             # each running trial: the mean less its time so far; the rest
             # in full, spread over the workers
@@ -103,10 +111,16 @@ class SearchDriver:
                    f'{fmt_time((sum(running) + queued) / self.launcher.workers)}')
         # the prefetched trial is RUNNING in the study but not started yet
         prepared = sched.prepared is not None
-        return (f'[search] {counts["complete"]}/{st.num_trials} done, '
-                f'{counts["running"] - prepared} running'
-                f'{" (+1 prepared)" if prepared else ""}, '
-                f'{counts["failed"]} failed{best} | elapsed '
+        pruned = ''
+        if st.pruner is not None:
+            stops = [s for s in self.ledger.pruned_at.values() if s]
+            pruned = (f', {counts["pruned"]} pruned (saved '
+                      f'{sum(self.max_iters - s for s in stops):,} proxy '
+                      'iterations)')
+        return (f'[search] {counts["complete"] + counts["pruned"]}/'
+                f'{st.num_trials} done, {counts["running"] - prepared} '
+                f'running{" (+1 prepared)" if prepared else ""}, '
+                f'{counts["failed"]} failed{pruned}{best} | elapsed '
                 f'{fmt_time(time.time() - start)}{eta}')
 
     def run(self) -> Dict[str, Any]:
@@ -128,14 +142,14 @@ class SearchDriver:
                     print(self.progress(start), flush=True)
                     last_print = now
                 if finished and now - last_board > 10:
-                    write_leaderboard(self.work_dir, self.ledger)
+                    write_leaderboard(self.work_dir, self.ledger, self.rungs)
                     last_board = now
                 sched.runner.wait(st.poll_interval)
         except BaseException as e:
             sched.stop(str(e).splitlines()[0] if str(e) else
                        type(e).__name__)
             try:  # what completed stays on the leaderboard
-                write_leaderboard(self.work_dir, self.ledger)
+                write_leaderboard(self.work_dir, self.ledger, self.rungs)
             except Exception as board_error:
                 print(f'[search] could not write the leaderboard: '
                       f'{board_error}')
@@ -145,8 +159,8 @@ class SearchDriver:
             self.ledger.stop()
         print(self.progress(start))
         if self.reranker is not None:
-            write_leaderboard(self.work_dir, self.ledger)
+            write_leaderboard(self.work_dir, self.ledger, self.rungs)
             self.reranker.run(self.ledger.complete_trials(), st.poll_interval)
-        summary = write_leaderboard(self.work_dir, self.ledger)
+        summary = write_leaderboard(self.work_dir, self.ledger, self.rungs)
         print(f'[search] leaderboard: {summary["leaderboard_csv"]}')
         return summary

@@ -15,10 +15,10 @@ from typing import Any, Dict, List, Optional
 
 from ..utils.io import atomic_write_json
 
-COMPLETE, FAILED = 'COMPLETE', 'FAILED'
+COMPLETE, FAILED, PRUNED = 'COMPLETE', 'FAILED', 'PRUNED'
 RESULT_FILE = 'result.json'
 # copied from a record into the study's user attributes (metrics too)
-MIRRORED = ('params', 'flops', 'wall_time', 'error')
+MIRRORED = ('params', 'flops', 'wall_time', 'error', 'stopped_at')
 
 
 @dataclass
@@ -26,7 +26,8 @@ class TrialRecord:
     """A finished trial: its cell, status, metrics, cost and time.
 
     ``metrics`` are the last validation's (``mIoU``, ``aAcc``, ``mAcc``,
-    ``step``); ``error`` says why a FAILED trial failed; ``initialised``
+    ``step``); ``error`` says why a FAILED trial failed; ``stopped_at`` the
+    iteration at which the pruner stopped a PRUNED one; ``initialised``
     what the model started from (re-ranking)."""
     trial: int
     arch_hash: str
@@ -41,25 +42,28 @@ class TrialRecord:
     train_s: Optional[float] = None
     error: Optional[str] = None
     initialised: Optional[str] = None
+    stopped_at: Optional[int] = None
 
     @classmethod
     def build(cls, trial: int, arch, run_dir: str, cost: Dict[str, int],
               wall_time: float, metrics: Optional[Dict[str, Any]] = None,
               error: Optional[str] = None,
-              initialised: Optional[str] = None) -> 'TrialRecord':
+              initialised: Optional[str] = None,
+              stopped_at: Optional[int] = None) -> 'TrialRecord':
         """The record of trial ``trial`` (cell ``arch``) run in
-        ``run_dir``: COMPLETE with ``metrics``, or FAILED with ``error``;
-        the run's start-up and training time come from its
-        ``timing.json``."""
+        ``run_dir``: COMPLETE with ``metrics``, FAILED with ``error``, or
+        PRUNED at iteration ``stopped_at``; the run's start-up and training
+        time come from its ``timing.json``."""
         timing = _read_json(osp.join(run_dir, 'timing.json')) or {}
         return cls(
             trial=trial, arch_hash=arch.hash, arch=arch.to_list(),
-            status=FAILED if error is not None else COMPLETE,
+            status=(FAILED if error is not None else
+                    PRUNED if stopped_at is not None else COMPLETE),
             config=osp.join(run_dir, 'config.py'),
             metrics=dict(metrics or {}), params=cost.get('params'),
             flops=cost.get('flops'), wall_time=wall_time,
             startup_s=timing.get('startup_s'), train_s=timing.get('train_s'),
-            error=error, initialised=initialised)
+            error=error, initialised=initialised, stopped_at=stopped_at)
 
     @property
     def complete(self) -> bool:

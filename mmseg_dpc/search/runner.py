@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..engine import add_metrics_hook, read_metrics
+from ..engine import add_metrics_hook, read_metrics, read_metrics_file
 from ..feature_cache import expect_cache_source
 from ..utils.config import resolve_config_path
 from .architecture import Architecture
@@ -65,10 +65,14 @@ def load_base_config(path: str, cfg_options: Optional[dict] = None,
 
 
 def write_trial_config(base: Config, arch: Architecture, out_dir: str,
-                       seed: int = 0) -> str:
+                       seed: int = 0,
+                       report: Optional[Dict[str, Any]] = None) -> str:
     """``base`` (see :func:`load_base_config`) with ``arch`` in its DPC
-    head, dumped as ``out_dir/config.py``; returns its path."""
+    head, dumped as ``out_dir/config.py``; returns its path. ``report``:
+    the trial reports to the study (see :mod:`.pruning`)."""
     cfg = copy.deepcopy(base)
+    if report is not None:
+        add_metrics_hook(cfg, report=report)
     head_cfg = arch.head_config()
     head = cfg.model.decode_head
     head.arch = head_cfg['arch']
@@ -105,13 +109,14 @@ class TrialRun:
     arch: Architecture
     dir: str
     cost: Dict[str, int]
+    report: Optional[Dict[str, Any]] = None  # to the study, at rungs
     started: Optional[float] = None
 
     def record(self, wall_time: float, metrics=None, error=None,
-               initialised=None) -> TrialRecord:
+               initialised=None, stopped_at=None) -> TrialRecord:
         return TrialRecord.build(self.number, self.arch, self.dir,
                                  self.cost, wall_time, metrics, error,
-                                 initialised)
+                                 initialised, stopped_at)
 
 
 class TrialRunner:
@@ -127,18 +132,21 @@ class TrialRunner:
         threads_per_trial: torch threads of each trial (default: the CPUs
             split between the launcher's workers).
         initialised: what the models start from, for the records.
+        env: more environment variables of the trial processes.
     """
 
     def __init__(self, launcher, base: Config, seed: int = 0,
                  timeout: Optional[float] = None,
                  threads_per_trial: Optional[int] = None,
-                 initialised: Optional[str] = None) -> None:
+                 initialised: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None) -> None:
         self.launcher = launcher
         self.base = base
         self.seed = seed
         self.timeout = timeout
         self.threads = threads_per_trial
         self.initialised = initialised
+        self.extra_env = dict(env or {})
         self.running: Dict[Any, TrialRun] = {}
 
     @property
@@ -147,7 +155,8 @@ class TrialRunner:
 
     def prepare(self, run: TrialRun) -> None:
         """Write the trial's ``config.py`` (raises where it cannot)."""
-        write_trial_config(self.base, run.arch, run.dir, seed=self.seed)
+        write_trial_config(self.base, run.arch, run.dir, seed=self.seed,
+                           report=run.report)
 
     def launch(self, run: TrialRun) -> None:
         self.launcher.submit(
@@ -158,12 +167,13 @@ class TrialRunner:
 
     def collect(self) -> List[Tuple[TrialRun, TrialRecord]]:
         """The trials whose process ended, each with its record: COMPLETE
-        with the last validation's metrics, or FAILED with why (timeout,
-        exit code and the end of its log, no metrics, non-finite loss)."""
+        with the last validation's metrics, PRUNED with those of the rung
+        it stopped at, or FAILED with why (timeout, exit code and the end
+        of its log, no metrics, non-finite loss)."""
         out = []
         for fin in self.launcher.poll():
             run = self.running.pop(fin.key)
-            metrics, error = {}, None
+            metrics, error, stopped_at = {}, None, None
             if fin.timed_out:
                 error = f'timeout after {self.timeout}s'
             elif fin.returncode != 0:
@@ -172,10 +182,12 @@ class TrialRunner:
             else:
                 try:
                     metrics = read_metrics(run.dir)
+                    pruned = read_metrics_file(run.dir)['pruned']
+                    stopped_at = pruned['step'] if pruned else None
                 except ValueError as e:
                     error = str(e)
             out.append((run, run.record(fin.wall_time, metrics, error,
-                                        self.initialised)))
+                                        self.initialised, stopped_at)))
         return out
 
     def wait(self, timeout: float) -> None:
@@ -191,7 +203,7 @@ class TrialRunner:
     def env(self) -> Dict[str, str]:
         """The environment of a trial process (threads split between
         concurrent trials)."""
-        env = dict(os.environ, PYTHONUNBUFFERED='1')
+        env = dict(os.environ, PYTHONUNBUFFERED='1', **self.extra_env)
         threads = self.threads or max(
             1, (os.cpu_count() or 1) // max(1, self.launcher.workers))
         env.setdefault('OMP_NUM_THREADS', str(threads))

@@ -1,6 +1,7 @@
 """The proxy search's scheduling: ask -> admit -> prepare -> launch ->
 collect -> tell, with one trial prepared ahead so a freed slot starts the
-next trial at once."""
+next trial at once, until ``num_trials`` trials are evaluated (complete, or
+stopped by the pruner)."""
 from __future__ import annotations
 
 import os.path as osp
@@ -13,7 +14,7 @@ import optuna
 from .architecture import Architecture
 from .ledger import STOPPED, TRIAL_ERROR, StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
-from .record import TrialRecord
+from .record import FAILED, PRUNED, TrialRecord
 from .runner import TrialRun, TrialRunner, trial_dir_name
 from .settings import SearchSettings
 
@@ -39,11 +40,13 @@ class TrialScheduler:
         adapter: trial parameters <-> cells.
         cost: ``cell -> dict(params, flops)``.
         trials_dir: where trial folders go.
+        max_iters: the proxy's training iterations (for the pruner).
     """
 
     def __init__(self, settings: SearchSettings, ledger: StudyLedger,
                  runner: TrialRunner, adapter: OptunaSpaceAdapter,
-                 cost: Callable, trials_dir: str) -> None:
+                 cost: Callable, trials_dir: str,
+                 max_iters: Optional[int] = None) -> None:
         self.settings = settings
         self.ledger = ledger
         self.runner = runner
@@ -53,10 +56,13 @@ class TrialScheduler:
         self.trials_dir = trials_dir
         self.trials: Dict[object, optuna.Trial] = {}  # launched, by run key
         self.prepared: Optional[_Prepared] = None
+        self.max_iters = max_iters
         self.walls: List[float] = []  # of this session's complete trials
 
     def done(self) -> bool:
-        return (self.ledger.counts()['complete'] >= self.settings.num_trials
+        counts = self.ledger.counts()
+        return (counts['complete'] + counts['pruned'] >=
+                self.settings.num_trials
                 and not self.runner.running and self.prepared is None)
 
     def step(self) -> Tuple[int, int]:
@@ -89,7 +95,12 @@ class TrialScheduler:
         run_dir = osp.join(self.trials_dir, trial_dir_name(trial.number,
                                                            arch))
         trial.set_user_attr('trial_dir', run_dir)
-        run = TrialRun(trial.number, trial.number, arch, run_dir, cost)
+        report = None if self.settings.pruner is None else dict(
+            study_name=self.settings.study_name,
+            trial_id=self.ledger.trial_id(trial),
+            pruner=self.settings.pruner, max_iters=self.max_iters)
+        run = TrialRun(trial.number, trial.number, arch, run_dir, cost,
+                       report)
         try:
             self.runner.prepare(run)
         except Exception as e:  # this trial fails, the search goes on
@@ -115,8 +126,8 @@ class TrialScheduler:
                       f'started: {p.run.arch}')
                 continue
             counts = self.ledger.counts()
-            if counts['complete'] + counts['running'] >= \
-                    self.settings.num_trials:
+            if counts['complete'] + counts['pruned'] + counts['running'] \
+                    >= self.settings.num_trials:
                 return started
             reason = self._prepare()
             if reason and reason.startswith('quota'):
@@ -131,11 +142,20 @@ class TrialScheduler:
     # --- outcomes ---------------------------------------------------------
     def _tell(self, run: TrialRun, record: TrialRecord) -> None:
         trial = self.trials.pop(run.key)
-        if not record.complete:
+        if record.status == FAILED:
             self._fail(trial, record, TRIAL_ERROR)
             return
+        if record.status == PRUNED:
+            if not self.ledger.prune(trial, record):
+                record.status, record.error = FAILED, self._elsewhere(
+                    trial, f'it was pruned at iteration {record.stopped_at}')
+            record.write()
+            print(f'[search] trial {run.number} ({run.arch.hash}) pruned at '
+                  f'iteration {record.stopped_at}: mIoU '
+                  f'{record.metrics.get("mIoU", float("nan")):.2f}')
+            return
         if not self.ledger.complete(trial, record):
-            record.status, record.error = 'FAILED', self._elsewhere(
+            record.status, record.error = FAILED, self._elsewhere(
                 trial, f'it completed: mIoU {record.metrics.get("mIoU")}')
             record.write()
             print(f'[search] trial {run.number} ({run.arch.hash}) '

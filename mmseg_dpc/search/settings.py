@@ -22,6 +22,13 @@ STRATEGY_KEYS = dict(random={'seed'},
 METRICS = ('mIoU', 'mAcc', 'aAcc')
 COST_OBJECTIVES = ('params', 'flops')
 CONSTRAINT_KEYS = tuple(f'max_{k}' for k in COST_OBJECTIVES)
+# Optuna's pruners by config name: their keys, and the ones they need
+PRUNER_KEYS = dict(
+    SuccessiveHalving=({'min_resource', 'reduction_factor',
+                        'min_early_stopping_rate'}, {'min_resource'}),
+    Hyperband=({'min_resource', 'reduction_factor'}, {'min_resource'}),
+    Median=({'n_startup_trials', 'n_warmup_steps', 'interval_steps'},
+            {'interval_steps'}))
 
 
 def _int(key: str, value: Any, minimum: int) -> int:
@@ -68,6 +75,34 @@ def _objectives(objs: Any) -> List[Dict[str, str]]:
                              'or minimize')
         out.append(o)
     return out
+
+
+def _pruner(value: Any, objectives: List[Dict[str, str]]
+            ) -> Optional[Dict[str, Any]]:
+    """The checked ``pruner`` dict (``None``: no pruning). Optuna's pruners
+    compare one value per step, so a multi-objective search cannot prune."""
+    if value is None:
+        return None
+    pruner = _dict('pruner', value)
+    kind = pruner.pop('type', None)
+    if kind not in PRUNER_KEYS:
+        raise ValueError(f'pruner.type must be one of {sorted(PRUNER_KEYS)}, '
+                         f'got {kind!r}')
+    allowed, needed = PRUNER_KEYS[kind]
+    _dict(f'pruner {kind!r}', pruner, allowed)
+    missing = sorted(needed - set(pruner))
+    if missing:
+        raise ValueError(f'pruner {kind!r} needs {missing} (in iterations)')
+    for key, v in pruner.items():
+        _int(f'pruner.{key}', v, 2 if key == 'reduction_factor' else
+             0 if key in ('min_early_stopping_rate', 'n_startup_trials',
+                          'n_warmup_steps') else 1)
+    if len(objectives) > 1:
+        raise ValueError(
+            f'pruner {kind!r} with {len(objectives)} objectives '
+            f'({", ".join(o["name"] for o in objectives)}): Optuna\'s pruners '
+            'are single-objective; drop the pruner or keep one objective')
+    return dict(type=kind, **pruner)
 
 
 def _strategy(value: Any) -> Dict[str, Any]:
@@ -149,6 +184,7 @@ class SearchSettings:
     resources: Dict[str, Any] = field(default_factory=dict)
     threads_per_trial: Optional[int] = None
     rerank: Optional[Dict[str, Any]] = None
+    pruner: Optional[Dict[str, Any]] = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> 'SearchSettings':
@@ -174,6 +210,8 @@ class SearchSettings:
             raise ValueError(f'study_name must be a non-empty string, got '
                              f'{study_name!r}')
         threads = cfg.get('threads_per_trial')
+        objectives = _objectives(cfg.get('objectives', [
+            dict(name='mIoU', direction='maximize')]))
         return cls(
             search_space=_dict('search_space', cfg.search_space),
             proxy_config=resolve_config_path(cfg, 'proxy_config'),
@@ -182,8 +220,7 @@ class SearchSettings:
                                     cfg.get('proxy_cfg_options')),
             study_name=study_name,
             strategy=_strategy(cfg.get('strategy', dict(type='random'))),
-            objectives=_objectives(cfg.get('objectives', [
-                dict(name='mIoU', direction='maximize')])),
+            objectives=objectives,
             constraints=constraints,
             trial_timeout=_positive('trial_timeout',
                                     cfg.get('trial_timeout'), True),
@@ -198,7 +235,8 @@ class SearchSettings:
                             ('gpus', 'cpus_per_trial', 'gpus_per_trial')),
             threads_per_trial=None if threads is None else _int(
                 'threads_per_trial', threads, 1),
-            rerank=_rerank(cfg))
+            rerank=_rerank(cfg),
+            pruner=_pruner(cfg.get('pruner'), objectives))
 
     @property
     def sign(self) -> int:

@@ -57,6 +57,36 @@ class HoldFrom(Hook):
 
 
 @HOOKS.register_module()
+class NoLearning(Hook):
+    """Test aid: odd-numbered trials train with a learning rate of 0 (their
+    head stays as initialised: a cell the pruner should stop)."""
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if _number(runner) % 2:
+            for group in runner.optim_wrapper.optimizer.param_groups:
+                group['lr'] = 0.0
+
+
+@HOOKS.register_module()
+class HoldAt(Hook):
+    """Test aid: trials numbered NUMBER or later wait before iteration
+    ITER for as long as the file HOLD exists."""
+
+    def __init__(self, number, iter, hold):
+        self.number, self.iter, self.hold = number, iter, hold
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        import time
+        number = _number(runner)
+        if number < self.number or runner.iter != self.iter:
+            return
+        if osp.exists(self.hold):  # tell the test who waits
+            open(f'{self.hold}.{number}', 'w').close()
+        while osp.exists(self.hold):
+            time.sleep(0.1)
+
+
+@HOOKS.register_module()
 class FailedByAnotherDriver(Hook):
     """Test aid: trial NUMBER is failed in the study while it trains, as
     another driver does with a trial it takes for stale."""
@@ -83,7 +113,7 @@ class FailedByAnotherDriver(Hook):
 STUDY = 'dpc-search_synthetic-shapes'
 
 
-def with_hook(cfg_path, tmp_path, monkeypatch, hook):
+def with_hook(cfg_path, tmp_path, monkeypatch, *hooks):
     (tmp_path / 'test_hooks.py').write_text(HOOKS)
     monkeypatch.setenv('PYTHONPATH', str(tmp_path) + os.pathsep +
                        os.environ.get('PYTHONPATH', ''))
@@ -91,7 +121,7 @@ def with_hook(cfg_path, tmp_path, monkeypatch, hook):
         f.write('proxy_cfg_options.update(\n'
                 '    custom_imports=dict(imports=["mmseg_dpc", "test_hooks"],\n'
                 '                        allow_failed_imports=False),\n'
-                f'    custom_hooks=[{hook!r}])\n')
+                f'    custom_hooks={list(hooks)!r})\n')
     return cfg_path
 
 

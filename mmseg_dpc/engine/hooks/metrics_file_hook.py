@@ -1,14 +1,18 @@
 """Each validation's metrics in one explicit file, ``WORK_DIR/metrics.json``.
 
 The search reads a trial's outcome from this file, never from mmengine's log
-layout (``*/vis_data/scalars.json``), which is a logging detail.
+layout (``*/vis_data/scalars.json``), which is a logging detail. In a
+search with a pruner the hook also validates at the rungs, reports to the
+study and stops the run when the pruner says so (see
+:mod:`mmseg_dpc.search.pruning`).
 """
 from __future__ import annotations
 
 import json
 import math
 import os.path as osp
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Dict, Optional, Sequence
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
@@ -23,17 +27,41 @@ METRIC_KEYS = ('mIoU', 'aAcc', 'mAcc')
 @HOOKS.register_module()
 class MetricsFileHook(Hook):
     """Writes ``metrics.json``: ``val``, one entry per validation
-    (``step`` and ``mIoU``/``aAcc``/``mAcc``), and ``nonfinite_loss``, the
-    first step whose training loss was NaN or infinite (``None`` if none)."""
+    (``step``, ``mIoU``/``aAcc``/``mAcc``, ``time`` since training began
+    and ``val_s`` the validation took), ``nonfinite_loss``, the first step
+    whose training loss was NaN or infinite, and ``pruned``, the step and
+    value at which the pruner stopped the run (both ``None`` if not).
+
+    Args:
+        rungs: iterations at which to validate (besides ``val_interval``),
+            report and let the pruner decide.
+        report: ``TrialReporter`` arguments (study, trial, pruner): report
+            each validation's mIoU to the search's study.
+    """
 
     priority = 'VERY_LOW'
 
-    def __init__(self) -> None:
+    def __init__(self, rungs: Sequence[int] = (),
+                 report: Optional[Dict[str, Any]] = None) -> None:
         self.val = []
         self.nonfinite_loss: Optional[Dict[str, Any]] = None
+        self.pruned: Optional[Dict[str, Any]] = None
+        self.rungs = set(rungs)
+        self.report = report
+        self._reporter = None
+        self._rung_step: Optional[int] = None
+        self._started = self._val_started = 0.0
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
-                         outputs=None) -> None:
+    def before_train(self, runner) -> None:
+        self._started = time.time()
+        if self.report:
+            from mmseg_dpc.search.pruning import TrialReporter
+            self._reporter = TrialReporter(**self.report)
+
+    def before_val_epoch(self, runner) -> None:
+        self._val_started = time.time()
+
+    def _check_loss(self, runner, outputs) -> None:
         loss = (outputs or {}).get('loss')
         if loss is None or self.nonfinite_loss is not None:
             return
@@ -42,44 +70,73 @@ class MetricsFileHook(Hook):
             self.nonfinite_loss = dict(step=runner.iter + 1, loss=str(loss))
             self._write(runner)
 
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs=None) -> None:
+        self._check_loss(runner, outputs)
+        step, loop = runner.iter + 1, runner.train_loop
+        if step in self.rungs and not (step % loop.val_interval == 0
+                                       or step == loop.max_iters):
+            self._rung_step = step  # the loop validates there anyway
+            runner.val_loop.run()
+            self._rung_step = None
+
     def after_val_epoch(self, runner, metrics=None) -> None:
-        entry = dict(step=runner.iter)
+        step = self._rung_step or runner.iter
+        entry = dict(step=step)
         entry.update({k: float(v) for k, v in (metrics or {}).items()
                       if k in METRIC_KEYS})
+        entry.update(time=round(time.time() - self._started, 3),
+                     val_s=round(time.time() - self._val_started, 3))
         self.val.append(entry)
+        if self._reporter is not None and 'mIoU' in entry and \
+                self._reporter.report(step, entry['mIoU'],
+                                      decide=step in self.rungs):
+            self.pruned = dict(step=step, mIoU=entry['mIoU'])
+            runner.train_loop.stop_training = True
         self._write(runner)
 
     def _write(self, runner) -> None:
         if is_main_process():
             atomic_write_json(
                 osp.join(runner.work_dir, METRICS_FILE),
-                dict(val=self.val, nonfinite_loss=self.nonfinite_loss))
+                dict(val=self.val, nonfinite_loss=self.nonfinite_loss,
+                     pruned=self.pruned))
 
 
-def add_metrics_hook(cfg) -> None:
-    """Add :class:`MetricsFileHook` to ``cfg.custom_hooks`` unless it is
-    there."""
+def add_metrics_hook(cfg, **kwargs) -> None:
+    """Add :class:`MetricsFileHook` (with ``kwargs``) to
+    ``cfg.custom_hooks``, or set ``kwargs`` on the one there."""
     hooks = list(cfg.get('custom_hooks') or [])
-    if not any(h.get('type') in ('MetricsFileHook', MetricsFileHook)
-               for h in hooks):
-        hooks.append(dict(type='MetricsFileHook'))
+    hook = next((h for h in hooks if h.get('type') in (
+        'MetricsFileHook', MetricsFileHook)), None)
+    if hook is None:
+        hooks.append(dict(type='MetricsFileHook', **kwargs))
+    else:
+        hook.update(kwargs)
     cfg.custom_hooks = hooks
+
+
+def read_metrics_file(work_dir: str) -> Optional[Dict[str, Any]]:
+    """``work_dir/metrics.json`` as written, or ``None``."""
+    path = osp.join(work_dir, METRICS_FILE)
+    if not osp.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def read_metrics(work_dir: str) -> Dict[str, Any]:
     """The last validation's metrics (with its ``step``) from
     ``work_dir/metrics.json``; a ``ValueError`` saying why where the run
     has none or its loss became non-finite."""
-    path = osp.join(work_dir, METRICS_FILE)
-    if not osp.exists(path):
+    record = read_metrics_file(work_dir)
+    if record is None:
         raise ValueError(f'the run wrote no {METRICS_FILE} (no validation '
                          'ran)')
-    with open(path) as f:
-        record = json.load(f)
     bad = record.get('nonfinite_loss')
     if bad:
         raise ValueError(f'loss became {bad["loss"]} at step {bad["step"]}')
     val = [v for v in record.get('val', []) if 'mIoU' in v]
     if not val:
         raise ValueError('the run logged no validation mIoU')
-    return val[-1]
+    return {k: v for k, v in val[-1].items() if k in METRIC_KEYS + ('step', )}

@@ -1,0 +1,91 @@
+"""Multi-fidelity search: Optuna's pruners stop poor cells at rungs.
+
+A trial validates on the cached validation split at each rung (training
+iterations: ``min_resource * reduction_factor**k`` for successive halving
+and Hyperband, every ``interval_steps`` for the median rule) and reports
+the mIoU to the study itself, through the shared storage, as
+``trial.report``; the pruner's answer (``trial.should_prune``) comes at
+once, in the trial process, so a pruned trial stops at the rung it failed.
+Deciding in the trial rather than in the driver keeps Optuna's own rung
+bookkeeping (successive halving stores each rung's value on the trial) and
+costs no wait for the driver's next poll; the driver still tells every
+final state (COMPLETE, PRUNED, FAIL), so each trial keeps one owner.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+import optuna
+
+# the environment variable that gives a trial process the study's storage
+STORAGE_ENV = 'MMSEG_DPC_STORAGE'
+
+
+def build_pruner(pruner: Optional[Dict[str, Any]],
+                 max_iters: int) -> optuna.pruners.BasePruner:
+    """Optuna's pruner for a checked ``pruner`` dict (``NopPruner`` for
+    none). Hyperband's ``max_resource`` is the proxy's ``max_iters``: set,
+    not inferred from the first trials, so every process builds the same
+    brackets."""
+    if pruner is None:
+        return optuna.pruners.NopPruner()
+    kw = {k: v for k, v in pruner.items() if k != 'type'}
+    if pruner['type'] == 'SuccessiveHalving':
+        return optuna.pruners.SuccessiveHalvingPruner(**kw)
+    if pruner['type'] == 'Hyperband':
+        return optuna.pruners.HyperbandPruner(max_resource=max_iters, **kw)
+    return optuna.pruners.MedianPruner(**kw)
+
+
+def rung_steps(pruner: Optional[Dict[str, Any]],
+               max_iters: int) -> List[int]:
+    """The iterations at which trials report (and may be stopped), before
+    the last one."""
+    if pruner is None:
+        return []
+    if pruner['type'] == 'Median':
+        step = pruner['interval_steps']
+        return list(range(max(step, pruner.get('n_warmup_steps', 0)),
+                          max_iters, step))
+    rungs, r = [], pruner['min_resource'] * pruner.get(
+        'reduction_factor', 3) ** pruner.get('min_early_stopping_rate', 0)
+    while r < max_iters:
+        rungs.append(r)
+        r *= pruner.get('reduction_factor', 3)
+    return rungs
+
+
+class TrialReporter:
+    """Runs in a trial process: reports its validation mIoU at a step to
+    its trial in the study, and says whether the pruner stops it.
+
+    Args:
+        study_name: the search's study.
+        trial_id: the trial's storage id.
+        pruner: the search config's checked ``pruner`` dict.
+        max_iters: the proxy's training iterations.
+        storage: the storage URL (default: ``$MMSEG_DPC_STORAGE``; without
+            one, nothing is reported and nothing pruned).
+    """
+
+    def __init__(self, study_name: str, trial_id: int,
+                 pruner: Dict[str, Any], max_iters: int,
+                 storage: Optional[str] = None) -> None:
+        url = storage or os.environ.get(STORAGE_ENV)
+        self.trial = None
+        if not url:
+            return
+        study = optuna.load_study(
+            study_name=study_name, storage=url,
+            sampler=optuna.samplers.RandomSampler(),
+            pruner=build_pruner(pruner, max_iters))
+        self.trial = optuna.trial.Trial(study, trial_id)
+
+    def report(self, step: int, value: float, decide: bool) -> bool:
+        """Record ``value`` at ``step``; with ``decide``, ``True`` where the
+        trial is to stop now."""
+        if self.trial is None:
+            return False
+        self.trial.report(value, step)
+        return decide and self.trial.should_prune()

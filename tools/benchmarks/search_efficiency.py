@@ -1,0 +1,235 @@
+"""Does successive halving find the same cells with less proxy compute?
+
+    python tools/benchmarks/search_efficiency.py [--seeds 0 1 2]
+        [--trials 24] [--min-resource 30] [--reduction-factor 3]
+        [--work-dir DIR] [--quick]
+
+On the demo's proxy task (the generated data set, the demo backbone trained
+as `make demo` trains it, its cached features, 300-iteration proxy trials),
+random search runs with and without successive halving, for each seed, with
+the same number of sampled architectures (``num_trials`` counts evaluated
+trials, complete or pruned; the same seed samples the same cells). Both
+validate at the same rungs, so only the pruning differs. Prints, per seed
+and as the median over seeds:
+
+(a) proxy iterations spent (a pruned trial: the iterations it trained),
+(b) the best proxy mIoU found (complete trials),
+(c) the proxy iterations spent, in the order trials finished, until a
+    complete trial first came within 0.5 mIoU of the no-pruning run's final
+    best (or never),
+
+then, from the no-pruning runs, how well each rung's ranking predicts the
+final one (Spearman), and what validating at a rung costs against the
+training between rungs. Target: (c) with pruning at most 1/3 of (a)
+without, median over seeds.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import optuna
+from optuna.trial import TrialState
+from scipy.stats import spearmanr
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
+DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
+
+
+def run(args, log):
+    with open(log, 'w') as f:
+        subprocess.run([sys.executable, *args], cwd=REPO, check=True,
+                       stdout=f, stderr=subprocess.STDOUT)
+
+
+def shorten(iters, prefix=''):
+    return [f'{prefix}{k}={iters}' for k in (
+        'train_cfg.max_iters', 'train_cfg.val_interval',
+        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
+
+
+def data_options(root, prefix=''):
+    return [f'{prefix}{k}.dataset.data_root={root}' for k in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+
+def prepare(wd, quick):
+    """The demo's data, backbone and feature cache."""
+    from mmseg_dpc.datasets import generate_synthetic_shapes
+    data, ckpt_iters = osp.join(wd, 'data'), 10 if quick else 300
+    ckpt = osp.join(wd, 'backbone', f'iter_{ckpt_iters}.pth')
+    if not osp.exists(ckpt):
+        generate_synthetic_shapes(data, *((16, 8) if quick else (256, 64)))
+        run(['tools/train.py', DEMO, '--work-dir', osp.join(wd, 'backbone'),
+             '--cfg-options', *shorten(ckpt_iters), *data_options(data)],
+            osp.join(wd, 'backbone.log'))
+    cache = osp.join(wd, 'feature_cache')
+    if not osp.exists(osp.join(cache, 'val', 'manifest.json')):
+        run(['tools/cache_features.py', DEMO, '--out', cache, '--levels', '3',
+             '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
+            osp.join(wd, 'cache.log'))
+    return ckpt, cache
+
+
+def search(wd, name, seed, a, ckpt, cache, pruner):
+    """One search; returns its trials as dicts, in the order they
+    finished."""
+    out = osp.join(wd, name)
+    rungs = rung_steps(a)
+    opts = [f'num_trials={a.trials}', 'rerank=None',
+            f'strategy.seed={seed}', f'study_name={name}',
+            *shorten(a.iters, 'proxy_cfg_options.'),
+            f'proxy_cfg_options.feature_checkpoint={ckpt}',
+            *data_options(cache, 'proxy_cfg_options.')]
+    # both arms validate at the rungs: only the pruning differs
+    config = osp.join(wd, 'search_config.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = [{osp.join(REPO, SEARCH)!r}]\n'
+                'proxy_cfg_options = dict(custom_hooks=[dict(\n'
+                f'    type="MetricsFileHook", rungs={rungs})])\n')
+    if pruner:
+        opts += ['pruner.type=SuccessiveHalving',
+                 f'pruner.min_resource={a.min_resource}',
+                 f'pruner.reduction_factor={a.reduction_factor}']
+    if not osp.exists(osp.join(out, 'summary.json')):
+        run(['tools/search.py', config, '--work-dir', out, '--workers',
+             str(a.workers), '--cfg-options', *opts],
+            osp.join(wd, f'{name}.log'))
+    study = optuna.load_study(study_name=name,
+                              storage=f'sqlite:///{out}/study.db')
+    trials = []
+    for t in study.get_trials(states=(TrialState.COMPLETE,
+                                      TrialState.PRUNED)):
+        if 'skipped' in t.user_attrs:
+            continue
+        with open(osp.join(t.user_attrs['trial_dir'], 'metrics.json')) as f:
+            val = json.load(f)['val']
+        trials.append(dict(
+            number=t.number, done=t.datetime_complete.timestamp(),
+            complete=t.state == TrialState.COMPLETE,
+            value=t.value, iters=t.user_attrs.get('stopped_at') or a.iters,
+            curve={v['step']: v['mIoU'] for v in val},
+            val_s=[v['val_s'] for v in val], time=[v['time'] for v in val]))
+    return sorted(trials, key=lambda t: t['done'])
+
+
+def rung_steps(a):
+    from mmseg_dpc.search.pruning import rung_steps as steps
+    return steps(dict(type='SuccessiveHalving', min_resource=a.min_resource,
+                      reduction_factor=a.reduction_factor), a.iters)
+
+
+def iters_to_reach(trials, target):
+    spent = 0
+    for t in trials:
+        spent += t['iters']
+        if t['complete'] and t['value'] >= target:
+            return spent
+    return None
+
+
+def fmt(v):
+    return 'never' if v is None else f'{v:,}'
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--trials', type=int, default=24)
+    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--min-resource', type=int, default=30)
+    p.add_argument('--reduction-factor', type=int, default=3)
+    p.add_argument('--workers', type=int, default=2)
+    p.add_argument('--work-dir', help='kept; a re-run reuses what is there')
+    p.add_argument('--quick', action='store_true', help='tiny, for tests')
+    a = p.parse_args()
+    if a.quick:
+        a.iters, a.min_resource, a.trials = 8, 2, min(a.trials, 4)
+    start = time.time()
+    wd = a.work_dir or tempfile.mkdtemp(prefix='search_efficiency_')
+    os.makedirs(wd, exist_ok=True)
+    ckpt, cache = prepare(wd, a.quick)
+    print(f'demo proxy task, {a.trials} sampled cells of {a.iters} '
+          f'iterations, random search; successive halving: min_resource '
+          f'{a.min_resource}, reduction factor {a.reduction_factor}, rungs '
+          f'{rung_steps(a)}; {a.workers} workers', flush=True)
+    rows, full = [], []
+    print(f'{"seed":>4} | {"arm":<8} | {"(a) iterations":>14} | '
+          f'{"(b) best mIoU":>13} | {"(c) iterations to best-0.5":>26} | '
+          'pruned')
+    for seed in a.seeds:
+        base = search(wd, f'seed{seed}_full', seed, a, ckpt, cache, False)
+        sha = search(wd, f'seed{seed}_sha', seed, a, ckpt, cache, True)
+        full.append(base)
+        target = max(t['value'] for t in base if t['complete']) - 0.5
+        row = {}
+        for arm, trials in (('none', base), ('SHA', sha)):
+            done = [t for t in trials if t['complete']]
+            row[arm] = dict(
+                iters=sum(t['iters'] for t in trials),
+                best=max(t['value'] for t in done) if done else None,
+                reach=iters_to_reach(trials, target),
+                pruned=sum(not t['complete'] for t in trials))
+            r = row[arm]
+            print(f'{seed:>4} | {arm:<8} | {r["iters"]:>14,} | '
+                  f'{r["best"]:>13.2f} | {fmt(r["reach"]):>26} | '
+                  f'{r["pruned"]}', flush=True)
+        rows.append(row)
+    print('median over seeds:')
+    for arm in ('none', 'SHA'):
+        reach = [r[arm]['reach'] for r in rows]
+        med = (statistics.median(reach) if None not in reach else
+               'never in ' + str(sum(x is None for x in reach)) + ' seeds')
+        print(f'  {arm:<5} (a) {statistics.median(r[arm]["iters"] for r in rows):>9,.0f}'
+              f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
+              f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
+    ratios = [r['SHA']['reach'] / r['none']['iters']
+              if r['SHA']['reach'] is not None else None for r in rows]
+    shown = ', '.join('never' if x is None else f'{x:.2f}' for x in ratios)
+    known = sorted(x if x is not None else float('inf') for x in ratios)
+    med = known[len(known) // 2]
+    print(f'SHA (c) / no-pruning (a), per seed: {shown}; median '
+          f'{med:.2f} (target <= 0.33): '
+          f'{"met" if med <= 1 / 3 else "NOT met"}')
+    spent = [r['SHA']['iters'] / r['none']['iters'] for r in rows]
+    print('SHA (a) / no-pruning (a), per seed: ' +
+          ', '.join(f'{x:.2f}' for x in spent) +
+          f'; median {statistics.median(spent):.2f}')
+    gaps = [r['none']['best'] - r['SHA']['best'] for r in rows]
+    print('best mIoU lost by pruning, per seed: ' +
+          ', '.join(f'{g:.2f}' for g in gaps))
+    # how early the ranking is known (no-pruning runs: every cell trained)
+    print('Spearman of each rung\'s mIoU with the final mIoU (no-pruning '
+          'runs, per seed):')
+    for step in rung_steps(a):
+        rhos = []
+        for trials in full:
+            pairs = [(t['curve'][step], t['value']) for t in trials
+                     if step in t['curve']]
+            x, y = zip(*pairs) if pairs else ((), ())
+            rho = (spearmanr(x, y)[0] if len(set(x)) > 1 and len(set(y)) > 1
+                   else None)
+            rhos.append('n/a' if rho is None or rho != rho else
+                        f'{rho:.2f}')
+        print(f'  iteration {step:>4} ({step / a.iters:4.0%} of training): '
+              + ', '.join(rhos))
+    val_s = [v for trials in full for t in trials for v in t['val_s'][:-1]]
+    times = [t['time'] for trials in full for t in trials]
+    train_between = statistics.median(
+        (b - a_) for ts in times for a_, b in zip([0.0] + ts[:-1], ts))
+    if val_s:
+        print(f'validation at a rung: median {statistics.median(val_s):.2f}'
+              f' s against {train_between:.2f} s between validations '
+              '(training + validation)')
+    print(f'wall time of this benchmark: {(time.time() - start) / 60:.1f} '
+          f'min (work dir {wd})')
+
+
+if __name__ == '__main__':
+    main()

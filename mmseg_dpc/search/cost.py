@@ -119,13 +119,34 @@ def proxy_head_cost(proxy_cfg, feature_shape: Sequence[int]
                     ) -> Callable[[Sequence[Branch]], Dict[str, int]]:
     """``cell -> dict(params, flops)`` of the proxy's whole DPC head on
     features of ``feature_shape`` ``(C, h, w)`` (see
-    :func:`~mmseg_dpc.feature_cache.check_proxy_cache`): the cost a search's
-    objectives and constraints read."""
-    head = proxy_cfg.model.decode_head
+    :func:`~mmseg_dpc.feature_cache.check_proxy_cache`): the cost a
+    search's objectives and constraints read."""
+    return _head_cost_fn(proxy_cfg.model.decode_head,
+                         tuple(feature_shape[1:]))
+
+
+def model_head_cost(cfg, input_size: Sequence[int]
+                    ) -> Callable[[Sequence[Branch]], Dict[str, int]]:
+    """``cell -> dict(params, flops)`` of a full model's DPC head (cell,
+    decoder at stride 4 where it has one, classifier) on an image of
+    ``input_size`` ``(h, w)``: the cost of a re-ranked model's head."""
+    head = cfg.model.decode_head
+    stride = head.get('output_stride', 16)
+    h, w = input_size
+    return _head_cost_fn(head, (-(-h // stride), -(-w // stride)),
+                         (-(-h // 4), -(-w // 4)))
+
+
+def _head_cost_fn(head, feature_size: Tuple[int, int],
+                  c1_size: Optional[Tuple[int, int]] = None):
     shape = dict(in_channels=head.in_channels, channels=head.channels,
                  num_classes=head.num_classes,
                  output_stride=head.get('output_stride', 16),
-                 feature_size=tuple(feature_shape[1:]))
+                 feature_size=feature_size)
+    if head.get('c1_in_channels', 0) > 0:
+        shape.update(c1_in_channels=head.c1_in_channels,
+                     c1_channels=head.get('c1_channels', 48),
+                     c1_size=c1_size)
 
     def cost(cell: Sequence[Branch]) -> Dict[str, int]:
         c = head_cost(cell, **shape)

@@ -3,24 +3,49 @@ how well the proxy ranks them (Spearman and Kendall, as the paper's
 Sec. 4.1)."""
 from __future__ import annotations
 
+import itertools
 import json
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from optuna.trial import FrozenTrial
-from scipy.stats import kendalltau, spearmanr
+import numpy as np
+from scipy.stats import kendalltau, rankdata, spearmanr
 
 from ..utils.io import atomic_write_json
 from .architecture import Architecture
+from .cost import model_head_cost
 from .record import TrialRecord
 from .runner import TrialRun, TrialRunner, load_base_config
 
 RERANK_FILE = 'rerank.json'
 
 
+EXACT_UP_TO = 8  # points: p-values by enumerating every ordering
+
+
+def _exact_p(proxy: List[float], full: List[float]) -> Tuple[float, float]:
+    """Two-sided p-values of Spearman's rho and Kendall's tau-b under
+    independence, over every ordering of ``full`` (scipy's asymptotic ones
+    are wrong for a few points: p = 0 for n = 3 and rho = 1, where the truth
+    is 1/3)."""
+    rx, ry = rankdata(proxy), rankdata(full)
+    perms = np.array(list(itertools.permutations(ry)))  # the first: ry
+    a = rx - rx.mean()
+    b = perms - perms.mean(axis=1, keepdims=True)
+    rho = b @ a / np.sqrt((a * a).sum() * (b * b).sum(axis=1))
+    i, j = np.triu_indices(len(rx), 1)
+    sx = np.sign(rx[j] - rx[i])
+    sy = np.sign(perms[:, j] - perms[:, i])
+    tau = sy @ sx / np.sqrt((sx != 0).sum() * (sy != 0).sum(axis=1))
+    return tuple(float(np.mean(np.abs(v) >= abs(v[0]) - 1e-9))
+                 for v in (rho, tau))
+
+
 def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
-    """Spearman's rho and Kendall's tau with p-values; ``None`` where
-    undefined (fewer than 2 points, or a constant side)."""
+    """Spearman's rho and Kendall's tau with two-sided p-values (exact up
+    to :data:`EXACT_UP_TO` points); ``None`` where undefined (fewer than 2
+    points, or a constant side)."""
     out: Dict[str, Any] = dict(n=len(proxy))
     if len(proxy) < 2 or len(set(proxy)) < 2 or len(set(full)) < 2:
         out.update(spearman=None, spearman_p=None, kendall=None,
@@ -28,6 +53,8 @@ def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
         return out
     rho, rho_p = spearmanr(proxy, full)
     tau, tau_p = kendalltau(proxy, full)
+    if len(proxy) <= EXACT_UP_TO:
+        rho_p, tau_p = _exact_p(proxy, full)
     out.update(spearman=float(rho), spearman_p=float(rho_p),
                kendall=float(tau), kendall_p=float(tau_p))
     return out
@@ -72,6 +99,10 @@ class Reranker:
                          'from scratch'))
         self.dir = osp.join(work_dir, 'rerank')
         self.work_dir = work_dir
+        base = self.runner.base  # the head cost of each re-ranked model
+        size = base.get('crop_size') or base.model.get(
+            'data_preprocessor', {}).get('size')
+        self.cost = model_head_cost(base, size) if size else None
 
     def run(self, ranked: List[FrozenTrial],
             poll_interval: float = 0.5) -> Dict[str, Any]:
@@ -86,6 +117,8 @@ class Reranker:
                            Architecture.from_json(t.user_attrs['arch']),
                            osp.join(self.dir, osp.basename(
                                t.user_attrs['trial_dir'])), {})
+            if self.cost is not None:
+                run.cost = self.cost(run.arch.branches)
             prev = TrialRecord.read(run.dir)
             if prev and prev.complete:
                 rows.append(_row(t, prev, ranks))
@@ -102,8 +135,8 @@ class Reranker:
                 t = proxy[run.number]
                 rows.append(_row(t, record, ranks))
                 print(f'[rerank] trial {run.number} ({run.arch.hash}): '
-                      f'proxy mIoU {t.user_attrs.get("mIoU")}, full '
-                      f'{record.metrics.get("mIoU")} {record.status}')
+                      f'proxy mIoU {_fmt(t.user_attrs.get("mIoU"))}, full '
+                      f'{_fmt(record.metrics.get("mIoU"))} {record.status}')
             self.runner.wait(poll_interval)
         ok = [r for r in rows if r['full_mIoU'] is not None]
         report = dict(trials=sorted(rows, key=lambda r: r['proxy_rank']),
@@ -112,8 +145,14 @@ class Reranker:
                                          [r['full_mIoU'] for r in ok]))
         atomic_write_json(osp.join(self.work_dir, RERANK_FILE), report)
         print(f'[rerank] proxy vs full, {report["n"]} architectures: '
-              f'Spearman {report["spearman"]}, Kendall {report["kendall"]}')
+              f'Spearman {_fmt(report["spearman"])} (p '
+              f'{_fmt(report["spearman_p"])}), Kendall '
+              f'{_fmt(report["kendall"])} (p {_fmt(report["kendall_p"])})')
         return report
+
+
+def _fmt(v: Optional[float]) -> str:
+    return 'n/a' if v is None else f'{v:.2f}'
 
 
 def _row(t: FrozenTrial, record: TrialRecord,
@@ -122,4 +161,5 @@ def _row(t: FrozenTrial, record: TrialRecord,
                 proxy_rank=ranks.get(t.number),
                 proxy_mIoU=t.user_attrs.get('mIoU'),
                 full_mIoU=record.metrics.get('mIoU'), status=record.status,
+                head_params=record.params, head_flops=record.flops,
                 error=record.error, wall_time=record.wall_time)

@@ -44,3 +44,42 @@ def test_pareto_front(tmp_path):
     assert sorted(pareto_front(list(zip(miou, flops)))) == [0, 2, 3, 4]
     out = plot_pareto(miou, flops, str(tmp_path / 'p.png'))
     assert open(out, 'rb').read(8) == PNG
+
+
+def test_search_report_adds_baselines(tmp_path):
+    """``search_report.py --baseline``: a run directory's last mIoU (its
+    metrics.json) or a number, in the comparison table; a bad one named."""
+    import json
+    import subprocess
+    import sys
+
+    from mmseg_dpc.search import Architecture
+    from ..conftest import REPO
+    arch = Architecture(TOP1_CITYSCAPES)
+    row = dict(rank=1, trial=0, arch_hash=arch.hash, status='COMPLETE',
+               mIoU=30.0, full_mIoU=None, params=10, flops=1000,
+               wall_time=1.0, pareto=False, stopped_at=None, error=None,
+               arch=arch.to_json(), trial_dir=str(tmp_path / 'none'))
+    (tmp_path / 'leaderboard.json').write_text(json.dumps([row]))
+    (tmp_path / 'summary.json').write_text(json.dumps(dict(study='s')))
+    run = tmp_path / 'aspp_run'
+    run.mkdir()
+    (run / 'metrics.json').write_text(json.dumps(dict(
+        val=[dict(step=10, mIoU=41.234)], nonfinite_loss=None,
+        pruned=None)))
+
+    def report(*baselines):
+        return subprocess.run(
+            [sys.executable, 'tools/analysis/search_report.py',
+             str(tmp_path), *[f'--baseline={b}' for b in baselines]],
+            cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    proc = report(f'ASPP head={run}', 'released cell=49.5')
+    assert proc.returncode == 0, proc.stderr
+    text = (tmp_path / 'report.md').read_text()
+    assert '| ASPP head | 41.23 mIoU |' in text
+    assert '| released cell | 49.50 mIoU |' in text
+    proc = report('ASPP=/no/such/run')
+    assert proc.returncode != 0
+    assert "'/no/such/run' is neither a run directory nor a number" in \
+        proc.stderr

@@ -90,3 +90,26 @@ def test_flops_count_only_taps_that_read_pixels():
             == small_wide.flops)
     assert cell_cost(wide, 32, (64, 64), 16).flops == \
         cell_cost(one, 32, (64, 64), 16).flops
+
+
+def test_model_head_cost_matches_mmengine_counter_on_a_full_model():
+    """The re-ranked models' head cost (closed form, decoder included) is
+    what mmengine counts for the demo model's decode head."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    import mmseg_dpc  # noqa: F401
+    from mmseg_dpc.search.cost import model_head_cost
+    from ..conftest import DEMO_CONFIG
+    cfg = Config.fromfile(DEMO_CONFIG)
+    init_default_scope('mmseg')
+    model = MODELS.build(cfg.model).eval()
+    feats = model.extract_feat(torch.zeros(1, 3, 128, 128))
+    counted = get_model_complexity_info(model.decode_head,
+                                        inputs=(list(feats), ),
+                                        show_table=False, show_arch=False)
+    cost = model_head_cost(cfg, (128, 128))(
+        Architecture(cfg.model.decode_head.arch).branches)
+    assert cost['params'] == counted['params']
+    assert cost['flops'] == counted['flops']

@@ -102,6 +102,20 @@ def test_six_trials_two_workers_and_rerank(tmp_path, feature_cache,
     assert [r['trial'] for r in rerank['trials']] == \
         [r['trial'] for r in board[:3]]
     assert all(r['full_mIoU'] is not None for r in rerank['trials'])
+    # each re-ranked model's head cost, on the full task's 128x128 input
+    from mmengine.config import Config
+
+    from mmseg_dpc.search.cost import model_head_cost
+    full = Config.fromfile(f'{REPO}/configs/dpc/dpc_mobilenet-v2-d16_'
+                           '1xb8-300_synthetic-shapes-128x128.py')
+    for r in rerank['trials']:
+        arch = Architecture.from_json(next(
+            b['arch'] for b in board if b['trial'] == r['trial']))
+        expected = model_head_cost(full, (128, 128))(arch.branches)
+        assert (r['head_params'], r['head_flops']) == (
+            expected['params'], expected['flops'])
+        assert expected['flops'] > next(
+            b['flops'] for b in board if b['trial'] == r['trial'])
     for key in ('spearman', 'kendall'):
         assert key in rerank
         assert rerank[key] is None or -1 <= rerank[key] <= 1

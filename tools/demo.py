@@ -28,20 +28,37 @@ ASPP = ('configs/deeplabv3plus/'
         'deeplabv3plus_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
 
-# (full run, --quick): sizes of each step
+# (full run, --quick): minutes `make demo` took on the development machine
+# (2 CPU cores, otherwise idle), and the sizes of each step
+EXPECTED_MINUTES = (6.2, 0.6)
 SETTINGS = dict(
     num_train=(256, 16), num_val=(64, 8), backbone_iters=(300, 10),
     trials=(24, 4), proxy_iters=(300, 10), top_k=(3, 2),
     finetune_iters=(150, 6), workers=(2, 2))
 
 
+# lines of a step's output shown on the terminal too (the rest: its log)
+PROGRESS = ('[search] ', '[rerank] ')
+
+
 def run(step: str, args, log: str) -> None:
-    """Run a tool of this repo, its output to ``log``; stop on failure."""
+    """Run a tool of this repo, its output to ``log`` and its progress
+    lines (trials done, best so far, ETA) to the terminal; stop on
+    failure."""
     start = time.time()
     print(f'[demo] {step} ...', flush=True)
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
     with open(log, 'w') as f:
-        proc = subprocess.run([sys.executable, *args], cwd=REPO, stdout=f,
-                              stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            f.write(line)
+            if line.startswith(PROGRESS) and (
+                    ' done, ' in line or 'Spearman' in line or
+                    line.startswith('[rerank] top')):
+                print(f'[demo]   {line.rstrip()}', flush=True)
+        proc.wait()
     if proc.returncode != 0:
         with open(log) as f:
             tail = ''.join(f.readlines()[-20:])
@@ -81,6 +98,9 @@ def main() -> None:
     wd = osp.abspath(a.work_dir)
     os.makedirs(wd, exist_ok=True)
     start = time.time()
+    print(f'[demo] expected time: about '
+          f'{EXPECTED_MINUTES[1 if a.quick else 0]} minutes on 2 CPU cores '
+          f'({os.cpu_count()} here)', flush=True)
 
     from mmseg_dpc.datasets import generate_synthetic_shapes
     data = osp.join(wd, 'data')

@@ -103,9 +103,16 @@ def plot_learning_curves(curves: Sequence[Sequence[tuple]],
 def plot_proxy_vs_full(proxy: Sequence[float], full: Sequence[float],
                        labels: Sequence[str], path: str,
                        spearman: Optional[float] = None,
-                       kendall: Optional[float] = None) -> str:
+                       kendall: Optional[float] = None,
+                       proxy_err: Optional[Sequence[float]] = None,
+                       full_err: Optional[Sequence[float]] = None) -> str:
+    """Proxy against full-task mIoU per cell, with error bars (e.g. the
+    standard deviation over training seeds) where given."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.6, 4))
+    if proxy_err is not None or full_err is not None:
+        ax.errorbar(proxy, full, xerr=proxy_err, yerr=full_err, fmt='none',
+                    ecolor='#fdae6b', elinewidth=1, capsize=2)
     ax.scatter(proxy, full, color='#e6550d')
     for x, y, t in zip(proxy, full, labels):
         ax.annotate(t, (x, y), fontsize=7, xytext=(3, 3),

@@ -110,6 +110,7 @@ class TrialRun:
     dir: str
     cost: Dict[str, int]
     report: Optional[Dict[str, Any]] = None  # to the study, at rungs
+    seed: Optional[int] = None  # the runner's unless set
     started: Optional[float] = None
 
     def record(self, wall_time: float, metrics=None, error=None,
@@ -155,7 +156,8 @@ class TrialRunner:
 
     def prepare(self, run: TrialRun) -> None:
         """Write the trial's ``config.py`` (raises where it cannot)."""
-        write_trial_config(self.base, run.arch, run.dir, seed=self.seed,
+        write_trial_config(self.base, run.arch, run.dir,
+                           seed=self.seed if run.seed is None else run.seed,
                            report=run.report)
 
     def launch(self, run: TrialRun) -> None:

@@ -17,6 +17,12 @@ def test_demo_quick_end_to_end(tmp_path):
                     timeout=900)
     out = proc.stdout
     assert '[demo] report:' in out and '[demo] leaderboard:' in out
+    # the expected time first, then the search's live progress
+    assert out.splitlines()[0].startswith('[demo] expected time: about ')
+    assert re.search(r'^\[demo\]   \[search\] 4/4 done, .* \| elapsed ', out,
+                     re.M), out
+    assert re.search(r'^\[demo\]   \[rerank\] proxy vs full, 2 '
+                     'architectures', out, re.M), out
 
     search = wd / 'search'
     board = json.loads((search / 'leaderboard.json').read_text())

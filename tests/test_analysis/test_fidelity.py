@@ -1,0 +1,74 @@
+"""tools/analysis/proxy_fidelity.py on a tiny setting: real processes on
+generated data, correlations with intervals, resume without retraining."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mmseg_dpc.analysis.fidelity import summarize
+
+from ..conftest import run_tool
+from ..test_search.conftest import feature_cache  # noqa: F401 (fixture)
+from ..test_search.test_search_tool import search_config
+
+
+def test_summary_of_known_rankings():
+    rng = np.random.default_rng(0)
+    truth = np.arange(20, dtype=float)
+    full = truth[:, None] + rng.normal(0, 0.1, (20, 2))
+    same = summarize(full + 5.0, full)
+    assert same['spearman'] == pytest.approx(1.0)
+    lo, hi = same['spearman_ci95']
+    assert lo <= 1.0 <= hi + 1e-9
+    noise = summarize(rng.normal(0, 1, (20, 2)), full)
+    assert noise['spearman_ci95'][0] < 0 < noise['spearman_ci95'][1]
+    assert noise['full_seed_std'] == pytest.approx(
+        full.std(axis=1, ddof=1).mean())
+    assert noise['full_seed_spearman'] > 0.99
+
+
+def test_fidelity_tool_tiny_and_resumable(tmp_path, feature_cache,
+                                          shapes_root):
+    cfg = search_config(
+        tmp_path, feature_cache, shapes_root,
+        rerank=dict(top_k=1, cfg_options=dict(
+            train_cfg=dict(max_iters=4, val_interval=4),
+            default_hooks=dict(checkpoint=dict(interval=4)),
+            train_dataloader=dict(batch_size=4,
+                                  dataset=dict(data_root=shapes_root)),
+            val_dataloader=dict(dataset=dict(data_root=shapes_root)),
+            test_dataloader=dict(dataset=dict(data_root=shapes_root)))))
+    wd = tmp_path / 'fidelity'
+    args = ['tools/analysis/proxy_fidelity.py', cfg, '--work-dir', str(wd),
+            '--cells', '3', '--seeds', '2', '--workers', '2']
+    out = run_tool(*args).stdout
+    assert 'proxy: 0 runs done before, 6 to train' in out
+    assert 'full: 0 runs done before, 6 to train' in out
+    assert '[fidelity] Spearman ' in out and '95% CI' in out
+    result = json.loads((wd / 'fidelity.json').read_text())
+    assert result['cells'] == 3 and result['seeds'] == 2
+    assert len(result['per_cell']) == 3
+    assert len({c['arch_hash'] for c in result['per_cell']}) == 3
+    for c in result['per_cell']:
+        assert len(c['proxy']) == 2 and len(c['full']) == 2
+        for stage in ('proxy', 'full'):
+            for seed in range(2):
+                run = wd / stage / f'{c["arch_hash"]}-s{seed}'
+                rec = json.loads((run / 'result.json').read_text())
+                assert rec['status'] == 'COMPLETE'
+                assert rec['metrics']['mIoU'] == c[stage][seed]
+                assert f'seed={seed}' in (run / 'config.py').read_text()
+    for key in ('spearman', 'kendall'):
+        assert result[key] is None or -1 <= result[key] <= 1
+    assert result['full_seed_std'] is not None
+    assert (wd / 'fidelity.png').read_bytes()[:4] == b'\x89PNG'
+    # the same command again trains nothing
+    mtimes = {p: p.stat().st_mtime for p in wd.glob('*/*/result.json')}
+    again = run_tool(*args).stdout
+    assert 'proxy: 6 runs done before, 0 to train' in again
+    assert 'full: 6 runs done before, 0 to train' in again
+    assert {p: p.stat().st_mtime for p in wd.glob('*/*/result.json')} == \
+        mtimes
+    assert json.loads((wd / 'fidelity.json').read_text())['per_cell'] == \
+        result['per_cell']

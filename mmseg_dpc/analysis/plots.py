@@ -15,6 +15,13 @@ def _plt():
     return plt
 
 
+def _save(fig, path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _plt().close(fig)
+    return path
+
+
 def branch_contributions(checkpoint: str) -> Dict[str, object]:
     """L1 norm of each branch's slice of the concat projection's weights,
     read from a trained checkpoint of a model with a DPC head (the paper's
@@ -44,10 +51,7 @@ def plot_branch_contributions(l1: Sequence[float], labels: Sequence[str],
     ax.set_xticklabels(labels, fontsize=8)
     ax.set_ylabel('L1 norm of projection weights')
     ax.set_title(title or 'Per-branch contribution', fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_search_progress(numbers: Sequence[int], values: Sequence[float],
@@ -65,10 +69,7 @@ def plot_search_progress(numbers: Sequence[int], values: Sequence[float],
     ax.set_xlabel('trial')
     ax.set_ylabel(f'proxy {metric}')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_learning_curves(curves: Sequence[Sequence[tuple]],
@@ -94,10 +95,7 @@ def plot_learning_curves(curves: Sequence[Sequence[tuple]],
     ax.set_xlabel('proxy training iteration')
     ax.set_ylabel(f'validation {metric}')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_proxy_vs_full(proxy: Sequence[float], full: Sequence[float],
@@ -124,10 +122,7 @@ def plot_proxy_vs_full(proxy: Sequence[float], full: Sequence[float],
         return 'n/a' if v is None else f'{v:.2f}'
     ax.set_title(f'Spearman {fmt(spearman)}, Kendall {fmt(kendall)}',
                  fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def pareto_front(points: List[tuple]) -> List[int]:
@@ -154,7 +149,4 @@ def plot_pareto(miou: Sequence[float], flops: Sequence[float], path: str
     ax.set_xlabel('head MFLOPs (per sample, proxy features)')
     ax.set_ylabel('proxy mIoU')
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -1,7 +1,6 @@
 """One report per search: ``report.md`` with its PNGs, in the work dir."""
 from __future__ import annotations
 
-import json
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
@@ -9,16 +8,10 @@ from typing import Any, Dict, List, Optional
 from ..search.architecture import Architecture
 from .cell_graph import draw_cell
 from ..engine import read_metrics_file
+from ..utils.io import read_json
 from .plots import (branch_contributions, plot_branch_contributions,
                     plot_learning_curves, plot_pareto, plot_proxy_vs_full,
                     plot_search_progress)
-
-
-def _load(path: str) -> Optional[Any]:
-    if not osp.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
 
 
 def _fmt(v: Optional[float]) -> str:
@@ -41,9 +34,9 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     """Draw the plots of the search in ``work_dir`` and write
     ``report.md``; returns its path. ``extra`` adds a table of named
     figures (e.g. the demo's baseline)."""
-    board: List[dict] = _load(osp.join(work_dir, 'leaderboard.json')) or []
-    rerank = _load(osp.join(work_dir, 'rerank.json'))
-    summary = _load(osp.join(work_dir, 'summary.json')) or {}
+    board: List[dict] = read_json(osp.join(work_dir, 'leaderboard.json')) or []
+    rerank = read_json(osp.join(work_dir, 'rerank.json'))
+    summary = read_json(osp.join(work_dir, 'summary.json')) or {}
     done = [r for r in board if r['status'] == 'COMPLETE']
     if not done:
         raise ValueError(f'{work_dir}: no complete trial to report on (no '

@@ -7,13 +7,12 @@ demo.
 """
 from __future__ import annotations
 
-import json
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ..utils.io import atomic_write_json
+from ..utils.io import atomic_write_json, read_json
 
 COMPLETE, FAILED, PRUNED = 'COMPLETE', 'FAILED', 'PRUNED'
 RESULT_FILE = 'result.json'
@@ -54,7 +53,7 @@ class TrialRecord:
         ``run_dir``: COMPLETE with ``metrics``, FAILED with ``error``, or
         PRUNED at iteration ``stopped_at``; the run's start-up and training
         time come from its ``timing.json``."""
-        timing = _read_json(osp.join(run_dir, 'timing.json')) or {}
+        timing = read_json(osp.join(run_dir, 'timing.json')) or {}
         return cls(
             trial=trial, arch_hash=arch.hash, arch=arch.to_list(),
             status=(FAILED if error is not None else
@@ -87,12 +86,5 @@ class TrialRecord:
     @classmethod
     def read(cls, run_dir: str) -> Optional['TrialRecord']:
         """The record in ``run_dir``, or ``None`` where there is none."""
-        data = _read_json(osp.join(run_dir, RESULT_FILE))
+        data = read_json(osp.join(run_dir, RESULT_FILE))
         return None if data is None else cls(**data)
-
-
-def _read_json(path: str) -> Optional[Any]:
-    if not osp.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)

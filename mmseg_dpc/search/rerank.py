@@ -4,7 +4,6 @@ Sec. 4.1)."""
 from __future__ import annotations
 
 import itertools
-import json
 import os.path as osp
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -12,7 +11,7 @@ from optuna.trial import FrozenTrial
 import numpy as np
 from scipy.stats import kendalltau, rankdata, spearmanr
 
-from ..utils.io import atomic_write_json
+from ..utils.io import atomic_write_json, read_json
 from .architecture import Architecture
 from .cost import model_head_cost
 from .record import TrialRecord
@@ -62,11 +61,7 @@ def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
 
 def read_rerank(work_dir: str) -> Optional[Dict[str, Any]]:
     """A search's ``rerank.json`` (``None`` before re-ranking)."""
-    path = osp.join(work_dir, RERANK_FILE)
-    if not osp.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return read_json(osp.join(work_dir, RERANK_FILE))
 
 
 class Reranker:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Any
+from typing import Any, Optional
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -18,3 +18,11 @@ def atomic_write_text(path: str, text: str) -> None:
 
 def atomic_write_json(path: str, obj: Any, indent: int = 1) -> None:
     atomic_write_text(path, json.dumps(obj, indent=indent))
+
+
+def read_json(path: str) -> Optional[Any]:
+    """The JSON document at ``path``, or ``None`` where there is none."""
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

@@ -1,7 +1,6 @@
 """tools/analysis/proxy_fidelity.py on a tiny setting: real processes on
 generated data, correlations with intervals, resume without retraining."""
 import json
-import os
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from mmseg_dpc.analysis.fidelity import summarize
 
 from ..conftest import run_tool
 from ..test_search.conftest import feature_cache  # noqa: F401 (fixture)
-from ..test_search.test_search_tool import search_config
+from ..test_search.test_search_tool import rerank_options, search_config
 
 
 def test_summary_of_known_rankings():
@@ -30,15 +29,8 @@ def test_summary_of_known_rankings():
 
 def test_fidelity_tool_tiny_and_resumable(tmp_path, feature_cache,
                                           shapes_root):
-    cfg = search_config(
-        tmp_path, feature_cache, shapes_root,
-        rerank=dict(top_k=1, cfg_options=dict(
-            train_cfg=dict(max_iters=4, val_interval=4),
-            default_hooks=dict(checkpoint=dict(interval=4)),
-            train_dataloader=dict(batch_size=4,
-                                  dataset=dict(data_root=shapes_root)),
-            val_dataloader=dict(dataset=dict(data_root=shapes_root)),
-            test_dataloader=dict(dataset=dict(data_root=shapes_root)))))
+    cfg = search_config(tmp_path, feature_cache, shapes_root,
+                        rerank=rerank_options(shapes_root, 1, 4))
     wd = tmp_path / 'fidelity'
     args = ['tools/analysis/proxy_fidelity.py', cfg, '--work-dir', str(wd),
             '--cells', '3', '--seeds', '2', '--workers', '2']

@@ -8,7 +8,6 @@ import sys
 import time
 
 import optuna
-import pytest
 from optuna.trial import TrialState
 
 from ..conftest import REPO, run_tool

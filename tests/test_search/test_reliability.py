@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from ..conftest import REPO, run_tool
 from .test_search_tool import (assert_exact_and_distinct, complete, load,
-                               search_config, trained)
+                               rerank_options, search_config, trained)
 
 HOOKS = '''
 import os
@@ -236,15 +236,8 @@ def _phase_reached(phase, wd) -> bool:
 def test_killed_driver_leaves_no_trial_and_resumes(tmp_path, feature_cache,
                                                    shapes_root, phase,
                                                    monkeypatch):
-    rerank = dict(top_k=2, cfg_options=dict(
-        train_cfg=dict(max_iters=30, val_interval=30),
-        default_hooks=dict(checkpoint=dict(interval=30)),
-        train_dataloader=dict(batch_size=4,
-                              dataset=dict(data_root=shapes_root)),
-        val_dataloader=dict(dataset=dict(data_root=shapes_root)),
-        test_dataloader=dict(dataset=dict(data_root=shapes_root))))
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=4,
-                        rerank=rerank)
+                        rerank=rerank_options(shapes_root, 2, 30))
     hold = tmp_path / 'hold'
     if phase == 'trials':  # trials 2 and 3 are surely running at the kill
         hold.touch()

@@ -42,6 +42,18 @@ def search_config(tmp_path, cache, shapes_root, name='search.py', **extra):
     return str(path)
 
 
+def rerank_options(shapes_root, top_k, iters):
+    """A ``rerank`` dict: the top ``top_k`` trained ``iters`` iterations on
+    the generated data."""
+    return dict(top_k=top_k, cfg_options=dict(
+        train_cfg=dict(max_iters=iters, val_interval=iters),
+        default_hooks=dict(checkpoint=dict(interval=iters)),
+        train_dataloader=dict(batch_size=4,
+                              dataset=dict(data_root=shapes_root)),
+        val_dataloader=dict(dataset=dict(data_root=shapes_root)),
+        test_dataloader=dict(dataset=dict(data_root=shapes_root))))
+
+
 def load(work_dir, storage=None, name='dpc-search_synthetic-shapes'):
     storage = storage or f'sqlite:///{work_dir}/study.db'
     return optuna.load_study(study_name=name, storage=storage)
@@ -66,15 +78,8 @@ def assert_exact_and_distinct(study, n):
 
 def test_six_trials_two_workers_and_rerank(tmp_path, feature_cache,
                                            shapes_root):
-    cfg = search_config(
-        tmp_path, feature_cache, shapes_root,
-        rerank=dict(top_k=3, cfg_options=dict(
-            train_cfg=dict(max_iters=6, val_interval=6),
-            default_hooks=dict(checkpoint=dict(interval=6)),
-            train_dataloader=dict(batch_size=4,
-                                  dataset=dict(data_root=shapes_root)),
-            val_dataloader=dict(dataset=dict(data_root=shapes_root)),
-            test_dataloader=dict(dataset=dict(data_root=shapes_root)))))
+    cfg = search_config(tmp_path, feature_cache, shapes_root,
+                        rerank=rerank_options(shapes_root, 3, 6))
     wd = tmp_path / 'work'
     proc = run_tool('tools/search.py', cfg, '--work-dir', str(wd),
                     '--workers', '2')

@@ -8,7 +8,6 @@ study and stops the run when the pruner says so (see
 """
 from __future__ import annotations
 
-import json
 import math
 import os.path as osp
 import time
@@ -18,7 +17,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from ...utils.io import atomic_write_json
+from ...utils.io import atomic_write_json, read_json
 
 METRICS_FILE = 'metrics.json'
 METRIC_KEYS = ('mIoU', 'aAcc', 'mAcc')
@@ -118,11 +117,7 @@ def add_metrics_hook(cfg, **kwargs) -> None:
 
 def read_metrics_file(work_dir: str) -> Optional[Dict[str, Any]]:
     """``work_dir/metrics.json`` as written, or ``None``."""
-    path = osp.join(work_dir, METRICS_FILE)
-    if not osp.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    return read_json(osp.join(work_dir, METRICS_FILE))
 
 
 def read_metrics(work_dir: str) -> Dict[str, Any]:

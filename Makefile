@@ -1,11 +1,12 @@
 # Two commands for a fresh machine (each sets everything up first):
 #   make demo   the main job on the embedded default (generated data)
 #   make test   the test suite
+#   make fidelity  the proxy fidelity study on the embedded default
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_WORK_DIR ?= work_dirs/demo
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo fidelity clean
 
 setup: $(VENV)/.installed
 
@@ -18,6 +19,9 @@ test: setup
 
 demo: setup
 	$(PY) tools/demo.py --work-dir $(DEMO_WORK_DIR)
+
+fidelity: setup
+	$(PY) tools/demo.py --fidelity --work-dir $(DEMO_WORK_DIR)
 
 clean:
 	rm -rf $(VENV) work_dirs data

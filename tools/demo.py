@@ -1,6 +1,6 @@
 """The whole paper pipeline on the embedded generated data set.
 
-    python tools/demo.py [--work-dir work_dirs/demo] [--quick]
+    python tools/demo.py [--work-dir work_dirs/demo] [--quick] [--fidelity]
 
 1. write the generated data set (objects at several scales; a disc's class
    depends on its context);
@@ -12,6 +12,11 @@
    model starts from the step-2 backbone, its head from scratch);
 5. train mmseg's ASPP head the same way, as the baseline;
 6. write the report (plots, leaderboard, proxy vs full correlation).
+
+With ``--fidelity`` (``make fidelity``), steps 4-6 give way to the proxy
+fidelity study (``tools/analysis/proxy_fidelity.py``) on the same proxy and
+full task: 16 uniform cells x 2 seeds. Steps 2 and 3 are skipped where
+their results exist in the work dir.
 """
 import argparse
 import json
@@ -30,11 +35,12 @@ SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
 
 # (full run, --quick): minutes `make demo` took on the development machine
 # (2 CPU cores, otherwise idle), and the sizes of each step
-EXPECTED_MINUTES = (6.2, 0.6)
+EXPECTED_MINUTES = dict(demo=(6.2, 0.6), fidelity=(20, 1.5))
 SETTINGS = dict(
     num_train=(256, 16), num_val=(64, 8), backbone_iters=(300, 10),
     trials=(24, 4), proxy_iters=(300, 10), top_k=(3, 2),
-    finetune_iters=(150, 6), workers=(2, 2))
+    finetune_iters=(150, 6), workers=(2, 2), fidelity_cells=(16, 3),
+    fidelity_seeds=(2, 2))
 
 
 # lines of a step's output shown on the terminal too (the rest: its log)
@@ -54,9 +60,10 @@ def run(step: str, args, log: str) -> None:
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             f.write(line)
-            if line.startswith(PROGRESS) and (
-                    ' done, ' in line or 'Spearman' in line or
-                    line.startswith('[rerank] top')):
+            if line.startswith('[fidelity] ') or (
+                    line.startswith(PROGRESS) and (
+                        ' done, ' in line or 'Spearman' in line
+                        or line.startswith('[rerank] top'))):
                 print(f'[demo]   {line.rstrip()}', flush=True)
         proc.wait()
     if proc.returncode != 0:
@@ -93,14 +100,17 @@ def main() -> None:
     p.add_argument('--work-dir', default='work_dirs/demo')
     p.add_argument('--quick', action='store_true',
                    help='tiny sizes, for tests (about 2 minutes)')
+    p.add_argument('--fidelity', action='store_true',
+                   help='the proxy fidelity study instead of the search')
     a = p.parse_args()
     s = {k: v[1 if a.quick else 0] for k, v in SETTINGS.items()}
     wd = osp.abspath(a.work_dir)
     os.makedirs(wd, exist_ok=True)
     start = time.time()
+    job = 'fidelity' if a.fidelity else 'demo'
     print(f'[demo] expected time: about '
-          f'{EXPECTED_MINUTES[1 if a.quick else 0]} minutes on 2 CPU cores '
-          f'({os.cpu_count()} here)', flush=True)
+          f'{EXPECTED_MINUTES[job][1 if a.quick else 0]} minutes on 2 CPU '
+          f'cores ({os.cpu_count()} here)', flush=True)
 
     from mmseg_dpc.datasets import generate_synthetic_shapes
     data = osp.join(wd, 'data')
@@ -110,22 +120,25 @@ def main() -> None:
 
     backbone = osp.join(wd, 'backbone')
     it = s['backbone_iters']
-    run('2/6 brief full training (backbone + released DPC cell)',
-        ['tools/train.py', DPC, '--work-dir', backbone, '--cfg-options',
-         *shorten(it), *data_options(data)],
-        osp.join(wd, 'backbone.log'))
     ckpt = osp.join(backbone, f'iter_{it}.pth')
+    if not (a.fidelity and osp.exists(ckpt)):
+        run('2/6 brief full training (backbone + released DPC cell)',
+            ['tools/train.py', DPC, '--work-dir', backbone, '--cfg-options',
+             *shorten(it), *data_options(data)],
+            osp.join(wd, 'backbone.log'))
 
     cache = osp.join(wd, 'feature_cache')
     from mmengine.config import Config
     search_cfg = Config.fromfile(osp.join(REPO, SEARCH))
     levels = Config.fromfile(osp.join(REPO, search_cfg.proxy_config)
                              ).feature_levels  # what the proxy reads
-    run('3/6 feature cache',
-        ['tools/cache_features.py', DPC, '--out', cache, '--levels',
-         *map(str, levels),
-         '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
-        osp.join(wd, 'cache.log'))
+    if not (a.fidelity and osp.exists(osp.join(cache, 'val',
+                                                'manifest.json'))):
+        run('3/6 feature cache',
+            ['tools/cache_features.py', DPC, '--out', cache, '--levels',
+             *map(str, levels),
+             '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
+            osp.join(wd, 'cache.log'))
 
     fi, pi = s['finetune_iters'], s['proxy_iters']
     # every compared head starts from the step-1 backbone and nothing else
@@ -133,16 +146,27 @@ def main() -> None:
     backbone_only = ['model.backbone.init_cfg.type=Pretrained',
                      f'model.backbone.init_cfg.checkpoint={ckpt}',
                      'model.backbone.init_cfg.prefix=backbone.']
+    proxy_and_full = [
+        f'rerank.init_from={ckpt}', *shorten(pi, 'proxy_cfg_options.'),
+        f'proxy_cfg_options.feature_checkpoint={ckpt}',
+        *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
+        *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]]
+    if a.fidelity:
+        run(f'proxy fidelity: {s["fidelity_cells"]} cells x '
+            f'{s["fidelity_seeds"]} seeds on the proxy and the full task',
+            ['tools/analysis/proxy_fidelity.py', SEARCH, '--work-dir',
+             osp.join(wd, 'fidelity'), '--cells', str(s['fidelity_cells']),
+             '--seeds', str(s['fidelity_seeds']), '--workers',
+             str(s['workers']), '--cfg-options', *proxy_and_full],
+            osp.join(wd, 'fidelity.log'))
+        print(f'[demo] finished in {(time.time() - start) / 60:.1f} min')
+        return
     search = osp.join(wd, 'search')
     run(f'4/6 proxy search ({s["trials"]} trials) and re-ranking of the '
         f'top {s["top_k"]} on the full task',
         ['tools/search.py', SEARCH, '--work-dir', search, '--workers',
          str(s['workers']), '--cfg-options', f'num_trials={s["trials"]}',
-         f'rerank.top_k={s["top_k"]}', f'rerank.init_from={ckpt}',
-         *shorten(pi, 'proxy_cfg_options.'),
-         f'proxy_cfg_options.feature_checkpoint={ckpt}',
-         *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
-         *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]],
+         f'rerank.top_k={s["top_k"]}', *proxy_and_full],
         osp.join(wd, 'search.log'))
 
     aspp = osp.join(wd, 'aspp_baseline')

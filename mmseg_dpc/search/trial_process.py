@@ -14,6 +14,7 @@ import time
 
 import mmengine.runner  # noqa: F401  (preloaded by the fork server)
 import mmseg.models  # noqa: F401
+import optuna  # noqa: F401  (trials of a search with a pruner report)
 import torch
 
 import mmseg_dpc  # noqa: F401

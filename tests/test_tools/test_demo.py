@@ -72,3 +72,22 @@ def test_demo_quick_end_to_end(tmp_path):
     assert 0 <= result['aspp_miou'] <= 100
     assert f'{result["aspp_miou"]:.2f}' in report
     assert result['wall_time_s'] > 0
+
+
+def test_demo_fidelity_quick(tmp_path):
+    """``make fidelity`` at a reduced size: the demo's data, backbone and
+    cache, then the proxy fidelity study on its proxy and full task."""
+    wd = tmp_path / 'demo'
+    out = run_tool('tools/demo.py', '--quick', '--fidelity', '--work-dir',
+                   str(wd), timeout=900).stdout
+    assert out.splitlines()[0].startswith('[demo] expected time: about ')
+    assert re.search(r'^\[demo\]   \[fidelity\] Spearman .* \[95% CI ', out,
+                     re.M), out
+    result = json.loads((wd / 'fidelity' / 'fidelity.json').read_text())
+    assert result['cells'] == 3 and result['seeds'] == 2
+    for c in result['per_cell']:
+        cfg = Config.fromfile(str(wd / 'fidelity' / 'full' /
+                                  f'{c["arch_hash"]}-s0' / 'config.py'))
+        init = cfg.model.backbone.init_cfg  # as the demo's re-ranking
+        assert init.checkpoint.endswith('iter_10.pth')
+    assert not (wd / 'search').exists()

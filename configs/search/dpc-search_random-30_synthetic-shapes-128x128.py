@@ -26,11 +26,12 @@ strategy = dict(type='random', seed=0)
 objectives = [dict(name='mIoU', direction='maximize')]
 constraints = dict(max_params=None, max_flops=None)
 num_trials = 30     # cells evaluated: trained to the end, or pruned
-# stop poor cells early at rungs (iterations), one objective only: None,
+# To stop poor cells early at rungs (in iterations; one objective only),
+# set `pruner` (unset: every cell trains to the end), e.g. with
+# --cfg-options pruner.type=SuccessiveHalving pruner.min_resource=30:
 # dict(type='SuccessiveHalving', min_resource=30, reduction_factor=3),
 # dict(type='Hyperband', min_resource=30, reduction_factor=3) or
 # dict(type='Median', interval_steps=50, n_warmup_steps=50)
-pruner = None
 trial_timeout = 600  # seconds; a trial past it is killed and FAILED
 max_retries = 1      # re-runs of a trial that crashed or lost its driver
 seed = 0             # training seed of every trial

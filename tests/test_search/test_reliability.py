@@ -354,6 +354,13 @@ def test_an_unusable_cache_stops_the_search_before_any_trial(
                     'v2-d16_1xb8-300_synthetic-shapes-128x128.py',
                     cfg_options=dict(load_from='backbone.pth')),
      'load_from loads the whole model.*Use rerank.init_from'),
+    ('pruner', dict(type='ASHA'), 'pruner.type must be one of'),
+    ('pruner', dict(type='SuccessiveHalving'),
+     r"pruner 'SuccessiveHalving' needs \['min_resource'\]"),
+    ('pruner', dict(type='Hyperband', min_resource=10, reduction_factor=1),
+     'pruner.reduction_factor must be >= 2'),
+    ('pruner', dict(type='Median', interval_steps=5, warmup=3),
+     r"pruner 'Median': unknown keys \['warmup'\]"),
 ])
 def test_bad_settings_are_named_before_anything_exists(
         tmp_path, feature_cache, shapes_root, key, value, match):

@@ -267,7 +267,11 @@ class StudyLedger:
                     break
             except UpdateFinishedTrialError:
                 continue
-        if trial_id is None:
+        if trial_id is not None:  # the study's trial cache must know it
+            # (as study.ask's scan would have made it): new and unfinished
+            # trials only, O(running)
+            storage._read_trials_from_remote_storage(self._study_id)
+        else:
             trial_id = storage.create_new_trial(self._study_id)
         # At once: a trial without any heartbeat is never failed as stale,
         # so one asked by a driver that dies before its first heartbeat

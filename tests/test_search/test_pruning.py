@@ -216,3 +216,39 @@ def test_every_process_builds_the_same_hyperband_brackets():
         outs.append(proc.stdout.strip().splitlines()[-1])
     assert outs[0] == outs[1]
     assert len(set(eval(outs[0]))) == 5  # log2(64 / 4) + 1 brackets
+
+
+def test_two_drivers_prune_one_postgresql_study(
+        tmp_path, feature_cache, shapes_root, monkeypatch, postgres_url):
+    """Two drivers, one Hyperband study on PostgreSQL: exactly num_trials
+    cells evaluated, none twice, every stop at a rung, nothing pruned
+    retried."""
+    cfg = pruning_config(tmp_path, feature_cache, shapes_root, monkeypatch)
+    with open(cfg, 'a') as f:
+        f.write('pruner = dict(type="Hyperband", min_resource=4, '
+                'reduction_factor=2)\n'
+                'study_name = "dpc-search_pruned-pair"\n')
+    drivers = [
+        subprocess.Popen(
+            [sys.executable, 'tools/search.py', cfg, '--work-dir',
+             str(tmp_path / f'driver{i}'), '--storage', postgres_url,
+             '--cfg-options', f'strategy.seed={i}'], cwd=REPO,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)]
+    outs = [d.communicate(timeout=600)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outs
+    assert all('started' in o for o in outs), 'one driver did no work'
+    study = optuna.load_study(study_name='dpc-search_pruned-pair',
+                              storage=postgres_url)
+    assert_exact_and_distinct_evaluated(study, 6)
+    for t in evaluated(study):
+        if t.state == TrialState.PRUNED:
+            assert t.user_attrs['stopped_at'] in RUNGS
+            assert t.value == t.intermediate_values[
+                t.user_attrs['stopped_at']]
+        else:
+            assert sorted(t.intermediate_values) == RUNGS + [16]
+    pruned = {t.number for t in evaluated(study)
+              if t.state == TrialState.PRUNED}
+    assert not {t.system_attrs.get('failed_trial')
+                for t in study.get_trials()} & pruned

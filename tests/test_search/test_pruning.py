@@ -252,3 +252,20 @@ def test_two_drivers_prune_one_postgresql_study(
               if t.state == TrialState.PRUNED}
     assert not {t.system_attrs.get('failed_trial')
                 for t in study.get_trials()} & pruned
+
+
+def test_rungs_and_pruners_of_each_kind():
+    from mmseg_dpc.search.pruning import build_pruner, rung_steps
+    sha = dict(type='SuccessiveHalving', min_resource=30, reduction_factor=3)
+    assert rung_steps(None, 300) == []
+    assert rung_steps(sha, 300) == [30, 90, 270]
+    assert rung_steps(dict(sha, min_early_stopping_rate=1), 300) == [90, 270]
+    assert rung_steps(dict(type='Hyperband', min_resource=10,
+                           reduction_factor=2), 100) == [10, 20, 40, 80]
+    assert rung_steps(dict(type='Median', interval_steps=50,
+                           n_warmup_steps=100), 300) == [100, 150, 200, 250]
+    assert isinstance(build_pruner(None, 300), optuna.pruners.NopPruner)
+    assert isinstance(build_pruner(sha, 300),
+                      optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(build_pruner(dict(type='Median', interval_steps=5),
+                                   300), optuna.pruners.MedianPruner)

@@ -25,8 +25,6 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import List
-
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DPC = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
 ASPP = ('configs/deeplabv3plus/'
@@ -75,21 +73,6 @@ def run(step: str, args, log: str) -> None:
           flush=True)
 
 
-def shorten(iters: int, prefix: str = '') -> List[str]:
-    """``--cfg-options`` that make a config (or the sub-config at
-    ``prefix``) train ``iters`` iterations, validating and checkpointing at
-    the end."""
-    return [f'{prefix}{key}={iters}' for key in (
-        'train_cfg.max_iters', 'train_cfg.val_interval',
-        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
-
-
-def data_options(root: str):
-    return [f'{k}.dataset.data_root={root}'
-            for k in ('train_dataloader', 'val_dataloader',
-                      'test_dataloader')]
-
-
 def last_miou(work_dir: str) -> float:
     from mmseg_dpc.engine import read_metrics
     return read_metrics(work_dir)['mIoU']
@@ -113,6 +96,7 @@ def main() -> None:
           f'cores ({os.cpu_count()} here)', flush=True)
 
     from mmseg_dpc.datasets import generate_synthetic_shapes
+    from mmseg_dpc.utils.config import data_root_options, schedule_options
     data = osp.join(wd, 'data')
     generate_synthetic_shapes(data, s['num_train'], s['num_val'])
     print(f'[demo] 1/6 data: {s["num_train"]} train / {s["num_val"]} val '
@@ -124,7 +108,7 @@ def main() -> None:
     if not (a.fidelity and osp.exists(ckpt)):
         run('2/6 brief full training (backbone + released DPC cell)',
             ['tools/train.py', DPC, '--work-dir', backbone, '--cfg-options',
-             *shorten(it), *data_options(data)],
+             *schedule_options(it), *data_root_options(data)],
             osp.join(wd, 'backbone.log'))
 
     cache = osp.join(wd, 'feature_cache')
@@ -137,20 +121,23 @@ def main() -> None:
         run('3/6 feature cache',
             ['tools/cache_features.py', DPC, '--out', cache, '--levels',
              *map(str, levels),
-             '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
+             '--checkpoint', ckpt, '--cfg-options',
+             *data_root_options(data)],
             osp.join(wd, 'cache.log'))
 
     fi, pi = s['finetune_iters'], s['proxy_iters']
     # every compared head starts from the step-1 backbone and nothing else
-    finetune = [*shorten(fi), 'optim_wrapper.optimizer.lr=0.01']
+    finetune = [*schedule_options(fi), 'optim_wrapper.optimizer.lr=0.01']
     backbone_only = ['model.backbone.init_cfg.type=Pretrained',
                      f'model.backbone.init_cfg.checkpoint={ckpt}',
                      'model.backbone.init_cfg.prefix=backbone.']
     proxy_and_full = [
-        f'rerank.init_from={ckpt}', *shorten(pi, 'proxy_cfg_options.'),
+        f'rerank.init_from={ckpt}',
+        *schedule_options(pi, 'proxy_cfg_options.'),
         f'proxy_cfg_options.feature_checkpoint={ckpt}',
-        *[f'proxy_cfg_options.{o}' for o in data_options(cache)],
-        *[f'rerank.cfg_options.{o}' for o in finetune + data_options(data)]]
+        *data_root_options(cache, 'proxy_cfg_options.'),
+        *[f'rerank.cfg_options.{o}'
+          for o in finetune + data_root_options(data)]]
     if a.fidelity:
         run(f'proxy fidelity: {s["fidelity_cells"]} cells x '
             f'{s["fidelity_seeds"]} seeds on the proxy and the full task',
@@ -172,7 +159,7 @@ def main() -> None:
     aspp = osp.join(wd, 'aspp_baseline')
     run('5/6 ASPP baseline (mmseg DepthwiseSeparableASPPHead, same training)',
         ['tools/train.py', ASPP, '--work-dir', aspp, '--cfg-options',
-         *finetune, *backbone_only, *data_options(data)],
+         *finetune, *backbone_only, *data_root_options(data)],
         osp.join(wd, 'aspp.log'))
 
     from mmseg_dpc.search.rerank import read_rerank

@@ -1,10 +1,11 @@
-"""Shared command-line plumbing of ``tools/train.py`` and ``tools/test.py``."""
+"""Shared command-line plumbing of the tools (``tools/train.py``,
+``tools/test.py``, the demo and the benchmarks)."""
 from __future__ import annotations
 
 import argparse
 import os
 import os.path as osp
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -21,6 +22,22 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
         default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank (>= 2.0) or --local_rank
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def schedule_options(iters: int, prefix: str = '') -> List[str]:
+    """``--cfg-options`` that make a config (or its sub-config at
+    ``prefix``, e.g. ``'proxy_cfg_options.'``) train ``iters`` iterations,
+    validating and checkpointing at the end."""
+    return [f'{prefix}{key}={iters}' for key in (
+        'train_cfg.max_iters', 'train_cfg.val_interval',
+        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
+
+
+def data_root_options(root: str, prefix: str = '') -> List[str]:
+    """``--cfg-options`` that point a config's (or sub-config's) train,
+    val and test data sets at ``root``."""
+    return [f'{prefix}{key}.dataset.data_root={root}' for key in (
+        'train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
 def load_config(path: str, args: argparse.Namespace) -> Config:

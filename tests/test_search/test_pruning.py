@@ -12,7 +12,7 @@ from optuna.trial import TrialState
 
 from ..conftest import REPO, run_tool
 from .test_reliability import descendants, with_hook
-from .test_search_tool import load, search_config
+from .test_search_tool import load, run_two_drivers, search_config
 
 STUDY = 'dpc-search_synthetic-shapes'
 # 16-iteration proxy trials; successive halving with rungs at 4 and 8
@@ -228,16 +228,7 @@ def test_two_drivers_prune_one_postgresql_study(
         f.write('pruner = dict(type="Hyperband", min_resource=4, '
                 'reduction_factor=2)\n'
                 'study_name = "dpc-search_pruned-pair"\n')
-    drivers = [
-        subprocess.Popen(
-            [sys.executable, 'tools/search.py', cfg, '--work-dir',
-             str(tmp_path / f'driver{i}'), '--storage', postgres_url,
-             '--cfg-options', f'strategy.seed={i}'], cwd=REPO,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for i in range(2)]
-    outs = [d.communicate(timeout=600)[0] for d in drivers]
-    assert [d.returncode for d in drivers] == [0, 0], outs
-    assert all('started' in o for o in outs), 'one driver did no work'
+    run_two_drivers(cfg, tmp_path, postgres_url)
     study = optuna.load_study(study_name='dpc-search_pruned-pair',
                               storage=postgres_url)
     assert_exact_and_distinct_evaluated(study, 6)

@@ -54,6 +54,22 @@ def rerank_options(shapes_root, top_k, iters):
         test_dataloader=dict(dataset=dict(data_root=shapes_root))))
 
 
+def run_two_drivers(cfg, tmp_path, storage):
+    """Two drivers of ``cfg`` at once on one ``storage`` (each its own work
+    dir and sampler seed); both must succeed and both must start trials."""
+    drivers = [
+        subprocess.Popen(
+            [sys.executable, 'tools/search.py', cfg, '--work-dir',
+             str(tmp_path / f'driver{i}'), '--storage', storage,
+             '--cfg-options', f'strategy.seed={i}'], cwd=REPO,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)
+    ]
+    outs = [d.communicate(timeout=600)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outs
+    assert all('started' in o for o in outs), 'one driver did no work'
+
+
 def load(work_dir, storage=None, name='dpc-search_synthetic-shapes'):
     storage = storage or f'sqlite:///{work_dir}/study.db'
     return optuna.load_study(study_name=name, storage=storage)
@@ -216,19 +232,9 @@ def test_two_drivers_share_a_study(tmp_path, feature_cache, shapes_root,
     with open(cfg, 'a') as f:
         f.write('search_space = dict(num_branches=1, '
                 'ops=("conv1x1", "pyramid_pooling"), grids=(1, 2, 4))\n')
-    drivers = [
-        subprocess.Popen(
-            [sys.executable, 'tools/search.py', cfg, '--work-dir',
-             str(tmp_path / f'driver{i}'), '--storage', postgres_url,
-             '--cfg-options', f'strategy.seed={i}'], cwd=REPO,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for i in range(2)
-    ]
-    outs = [d.communicate(timeout=600)[0] for d in drivers]
-    assert [d.returncode for d in drivers] == [0, 0], outs
+    run_two_drivers(cfg, tmp_path, postgres_url)
     study = load(None, storage=postgres_url)
     assert_exact_and_distinct(study, 6)
-    assert all('started' in o for o in outs), 'one driver did no work'
     # every trained trial's directory exists in the work dir of its driver
     dirs = [t.user_attrs['trial_dir'] for t in complete(study)]
     assert all(os.path.isdir(d) for d in dirs)

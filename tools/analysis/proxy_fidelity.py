@@ -26,6 +26,8 @@ import os.path as osp
 import sys
 import time
 
+from mmengine.config import DictAction
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,7 +39,7 @@ def parse_args():
     p.add_argument('--workers', type=int, default=None)
     p.add_argument('--launcher', choices=['local', 'ray'], default='local')
     p.add_argument('--ray-address')
-    p.add_argument('--cfg-options', nargs='+', default=[])
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args()
 
 
@@ -82,8 +84,6 @@ def train_all(stage, runner, cells, seeds, root, poll):
 
 def main() -> int:
     a = parse_args()
-    from mmengine.config import DictAction
-
     import mmseg_dpc  # noqa: F401
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.analysis.fidelity import write_fidelity
@@ -95,10 +95,7 @@ def main() -> int:
     try:
         cfg = load_config_file(a.config)
         if a.cfg_options:
-            parser = argparse.ArgumentParser()
-            parser.add_argument('--o', nargs='+', action=DictAction)
-            cfg.merge_from_dict(parser.parse_args(
-                ['--o', *a.cfg_options]).o)
+            cfg.merge_from_dict(a.cfg_options)
         st = SearchSettings.from_config(cfg)
         check_workers(a.workers, a.launcher)
         if st.rerank is None:

@@ -37,6 +37,8 @@ import optuna
 from optuna.trial import TrialState
 from scipy.stats import spearmanr
 
+from mmseg_dpc.utils.config import data_root_options, schedule_options
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
 DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
@@ -48,17 +50,6 @@ def run(args, log):
                        stdout=f, stderr=subprocess.STDOUT)
 
 
-def shorten(iters, prefix=''):
-    return [f'{prefix}{k}={iters}' for k in (
-        'train_cfg.max_iters', 'train_cfg.val_interval',
-        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
-
-
-def data_options(root, prefix=''):
-    return [f'{prefix}{k}.dataset.data_root={root}' for k in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')]
-
-
 def prepare(wd, quick):
     """The demo's data, backbone and feature cache."""
     from mmseg_dpc.datasets import generate_synthetic_shapes
@@ -67,12 +58,13 @@ def prepare(wd, quick):
     if not osp.exists(ckpt):
         generate_synthetic_shapes(data, *((16, 8) if quick else (256, 64)))
         run(['tools/train.py', DEMO, '--work-dir', osp.join(wd, 'backbone'),
-             '--cfg-options', *shorten(ckpt_iters), *data_options(data)],
+             '--cfg-options', *schedule_options(ckpt_iters),
+             *data_root_options(data)],
             osp.join(wd, 'backbone.log'))
     cache = osp.join(wd, 'feature_cache')
     if not osp.exists(osp.join(cache, 'val', 'manifest.json')):
         run(['tools/cache_features.py', DEMO, '--out', cache, '--levels', '3',
-             '--checkpoint', ckpt, '--cfg-options', *data_options(data)],
+             '--checkpoint', ckpt, '--cfg-options', *data_root_options(data)],
             osp.join(wd, 'cache.log'))
     return ckpt, cache
 
@@ -84,9 +76,9 @@ def search(wd, name, seed, a, ckpt, cache, pruner):
     rungs = rung_steps(a)
     opts = [f'num_trials={a.trials}', 'rerank=None',
             f'strategy.seed={seed}', f'study_name={name}',
-            *shorten(a.iters, 'proxy_cfg_options.'),
+            *schedule_options(a.iters, 'proxy_cfg_options.'),
             f'proxy_cfg_options.feature_checkpoint={ckpt}',
-            *data_options(cache, 'proxy_cfg_options.')]
+            *data_root_options(cache, 'proxy_cfg_options.')]
     # both arms validate at the rungs: only the pruning differs
     config = osp.join(wd, 'search_config.py')
     with open(config, 'w') as f:
@@ -186,7 +178,8 @@ def main():
         reach = [r[arm]['reach'] for r in rows]
         med = (statistics.median(reach) if None not in reach else
                'never in ' + str(sum(x is None for x in reach)) + ' seeds')
-        print(f'  {arm:<5} (a) {statistics.median(r[arm]["iters"] for r in rows):>9,.0f}'
+        spent = statistics.median(r[arm]['iters'] for r in rows)
+        print(f'  {arm:<5} (a) {spent:>9,.0f}'
               f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
               f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
     ratios = [r['SHA']['reach'] / r['none']['iters']

@@ -39,6 +39,7 @@ from mmengine.config import Config
 import mmseg_dpc  # noqa: F401
 from mmseg_dpc.datasets import generate_synthetic_shapes
 from mmseg_dpc.feature_cache import cache_features
+from mmseg_dpc.utils.config import data_root_options, schedule_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
@@ -153,16 +154,9 @@ def main() -> None:
     search = Config.fromfile(osp.join(REPO, SEARCH))
     iters = a.iters or search.proxy_cfg_options.train_cfg.max_iters
     trials = a.trials or search.num_trials
-    options = [
-        f'num_trials={trials}', 'rerank=None',
-        f'proxy_cfg_options.train_cfg.max_iters={iters}',
-        f'proxy_cfg_options.train_cfg.val_interval={iters}',
-        f'proxy_cfg_options.param_scheduler.0.end={iters}',
-        f'proxy_cfg_options.default_hooks.checkpoint.interval={iters}',
-        f'proxy_cfg_options.train_dataloader.dataset.data_root={cache}',
-        f'proxy_cfg_options.val_dataloader.dataset.data_root={cache}',
-        f'proxy_cfg_options.test_dataloader.dataset.data_root={cache}',
-    ]
+    options = [f'num_trials={trials}', 'rerank=None',
+               *schedule_options(iters, 'proxy_cfg_options.'),
+               *data_root_options(cache, 'proxy_cfg_options.')]
     print(f'{trials} proxy trials of {iters} iterations, demo settings, '
           f'{os.cpu_count()} CPUs')
     for workers in a.workers:

@@ -15,6 +15,7 @@ convention (every tap of every kernel).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
@@ -59,12 +60,14 @@ def _atrous_taps(rate: Sequence[int], size: Tuple[int, int]) -> int:
 
 
 def branch_cost(branch: Branch, cin: int, channels: int,
-                size: Tuple[int, int], output_stride: int = 16) -> Cost:
+                size: Tuple[int, int], output_stride: int = 16,
+                rate_multiplier: Optional[int] = None) -> Cost:
     hw = size[0] * size[1]
     if branch.op == CONV1X1:
         return _conv(cin, channels, hw)
     if branch.op == SEP_CONV3X3:
-        rate = [r * (16 // output_stride) for r in branch.rate]
+        rate = [r * (rate_multiplier or 16 // output_stride)
+                for r in branch.rate]
         return (_conv(cin, cin, hw, k=3, groups=cin,
                       taps=_atrous_taps(rate, size))
                 + _conv(cin, channels, hw))
@@ -76,14 +79,16 @@ def branch_cost(branch: Branch, cin: int, channels: int,
 
 def cell_cost(cell: Sequence[Branch], in_channels: int,
               feature_size: Tuple[int, int], channels: int = 256,
-              output_stride: int = 16) -> Cost:
+              output_stride: int = 16,
+              rate_multiplier: Optional[int] = None) -> Cost:
     """Cost of a :class:`DensePredictionCell` (branches + projection).
     ``paper_params`` counts the branches' conv weights only, as Table 1."""
     hw = feature_size[0] * feature_size[1]
     total = Cost(0, 0)
     for b in cell:
         total += branch_cost(b, in_channels if b.input < 0 else channels,
-                             channels, tuple(feature_size), output_stride)
+                             channels, tuple(feature_size), output_stride,
+                             rate_multiplier)
     proj = _conv(channels * len(cell), channels, hw)
     return total + Cost(proj.params, proj.flops, proj.madds)
 
@@ -93,11 +98,12 @@ def head_cost(cell: Sequence[Branch], in_channels: int,
               num_classes: int = 19, c1_in_channels: int = 0,
               c1_channels: int = 48,
               c1_size: Optional[Tuple[int, int]] = None,
-              output_stride: int = 16) -> Cost:
+              output_stride: int = 16,
+              rate_multiplier: Optional[int] = None) -> Cost:
     """Cost of a whole :class:`DPCHead`: cell, optional DeepLabv3+ decoder
     (low-level feature of ``c1_size``) and classifier."""
     total = cell_cost(cell, in_channels, feature_size, channels,
-                      output_stride)
+                      output_stride, rate_multiplier)
     out_hw = feature_size[0] * feature_size[1]
     if c1_in_channels > 0:
         if c1_size is None:
@@ -142,6 +148,7 @@ def _head_cost_fn(head, feature_size: Tuple[int, int],
     shape = dict(in_channels=head.in_channels, channels=head.channels,
                  num_classes=head.num_classes,
                  output_stride=head.get('output_stride', 16),
+                 rate_multiplier=head.get('rate_multiplier'),
                  feature_size=feature_size)
     if head.get('c1_in_channels', 0) > 0:
         shape.update(c1_in_channels=head.c1_in_channels,
@@ -153,3 +160,33 @@ def _head_cost_fn(head, feature_size: Tuple[int, int],
         return dict(params=c.params, flops=c.flops)
 
     return cost
+
+
+def counted_cost(cfg, input_size: Sequence[int]) -> Dict[str, Dict]:
+    """Params and FLOPs of a model config (any decode head) and of its
+    decode head, as mmengine's complexity analysis counts them on one image
+    of ``input_size`` ``(h, w)``: ``{'model': {...}, 'decode_head':
+    {...}}``, each with ``params``, ``flops`` and their ``*_str``. The
+    same count for every kind of head (ASPP beside DPC); on a DPC head it
+    equals :func:`model_head_cost`."""
+    import torch
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)  # the count needs no weights
+    model_cfg.backbone.pop('init_cfg', None)
+    model = MODELS.build(model_cfg).eval()
+    x = torch.zeros(1, 3, *input_size)
+    with torch.no_grad():
+        whole = get_model_complexity_info(model, inputs=(x, ),
+                                          show_table=False, show_arch=False)
+        feats = model.extract_feat(x)
+        head = get_model_complexity_info(model.decode_head,
+                                         inputs=(list(feats), ),
+                                         show_table=False, show_arch=False)
+    pick = ('params', 'flops', 'params_str', 'flops_str')
+    return dict(model={k: whole[k] for k in pick},
+                decode_head={k: head[k] for k in pick},
+                head_type=type(model.decode_head).__name__)

@@ -13,33 +13,11 @@ projection, decoder and classifier included.
 import argparse
 import json
 
-import torch
-from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS
+from mmengine.config import DictAction
 
 import mmseg_dpc  # noqa: F401
+from mmseg_dpc.search.cost import counted_cost
 from mmseg_dpc.utils.config import load_config_file
-
-
-def complexity(cfg: Config, shape) -> dict:
-    """``{'model': {...}, 'decode_head': {...}}`` with params and flops."""
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    model = MODELS.build(cfg.model).eval()
-    x = torch.zeros(1, 3, *shape)
-    with torch.no_grad():
-        whole = get_model_complexity_info(model, inputs=(x, ),
-                                          show_table=False, show_arch=False)
-        feats = model.extract_feat(x)
-        head = get_model_complexity_info(model.decode_head,
-                                         inputs=(list(feats), ),
-                                         show_table=False, show_arch=False)
-    pick = ('params', 'flops', 'params_str', 'flops_str')
-    return dict(input_shape=list(shape),
-                head_type=type(model.decode_head).__name__,
-                model={k: whole[k] for k in pick},
-                decode_head={k: head[k] for k in pick})
 
 
 def main() -> None:
@@ -54,7 +32,7 @@ def main() -> None:
     if a.cfg_options:
         cfg.merge_from_dict(a.cfg_options)
     shape = a.shape or list(cfg.get('crop_size', (512, 512)))
-    res = complexity(cfg, shape)
+    res = dict(input_shape=list(shape), **counted_cost(cfg, shape))
     print(f'{a.config}\ninput {shape[0]}x{shape[1]}')
     for part in ('model', 'decode_head'):
         r = res[part]

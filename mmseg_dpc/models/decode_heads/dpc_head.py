@@ -24,6 +24,8 @@ class DPCHead(BaseDecodeHead):
         arch: the cell: a path to a reference JSON file, or a list of
             reference-format branch dicts.
         output_stride: stride of the input feature; rates scale with it.
+        rate_multiplier: overrides ``16 // output_stride`` (see
+            :class:`DensePredictionCell`).
         cell_dropout_ratio: dropout on the concatenated branch outputs.
         c1_in_channels: channels of the low-level feature for the DeepLabv3+
             decoder; 0 disables the decoder.
@@ -37,6 +39,7 @@ class DPCHead(BaseDecodeHead):
     def __init__(self,
                  arch: CellLike,
                  output_stride: int = 16,
+                 rate_multiplier: Optional[int] = None,
                  cell_dropout_ratio: float = 0.1,
                  c1_in_channels: int = 0,
                  c1_channels: int = 48,
@@ -50,7 +53,7 @@ class DPCHead(BaseDecodeHead):
                              f'{c1_in_channels}')
         self.dpc = DensePredictionCell(
             arch, self.in_channels, self.channels,
-            output_stride=output_stride,
+            output_stride=output_stride, rate_multiplier=rate_multiplier,
             dropout_ratio=cell_dropout_ratio,
             conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg, align_corners=self.align_corners,

@@ -44,6 +44,9 @@ class DensePredictionCell(nn.Module):
             (the reference's ``reduction_size``, 256).
         output_stride: stride of F. Rates are defined at 16 and multiplied by
             ``16 // output_stride`` (x2 at output stride 8) as the reference.
+        rate_multiplier: set to override ``16 // output_stride``; e.g. 1 at
+            output stride 8 keeps the rates in feature cells, for a map too
+            small for the doubled rates (the embedded demo's 24x24).
         dropout_ratio: dropout on the concatenation (reference: keep 0.9).
         conv_cfg: conv layer of every branch; by default the separable
             convs use :class:`AtrousConv2d`, which skips the taps of large
@@ -57,6 +60,7 @@ class DensePredictionCell(nn.Module):
                  in_channels: int,
                  channels: int = 256,
                  output_stride: int = 16,
+                 rate_multiplier: Optional[int] = None,
                  dropout_ratio: float = 0.1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
@@ -69,7 +73,11 @@ class DensePredictionCell(nn.Module):
             raise ValueError(f'DPC: output_stride must be 4, 8 or 16, got '
                              f'{output_stride}')
         self.arch = parse_cell(arch, rates, grids)
-        self.rate_multiplier = 16 // output_stride
+        if rate_multiplier is not None and (
+                not isinstance(rate_multiplier, int) or rate_multiplier < 1):
+            raise ValueError(f'DPC: rate_multiplier must be an int >= 1, '
+                             f'got {rate_multiplier!r}')
+        self.rate_multiplier = rate_multiplier or 16 // output_stride
         conv_kwargs = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                            act_cfg=act_cfg)
         self.branches = nn.ModuleList(

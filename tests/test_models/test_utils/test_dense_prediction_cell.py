@@ -60,6 +60,34 @@ def test_rates_scale_with_output_stride():
     assert os8.branches[0].depthwise_conv.conv.padding == (12, 42)
     with pytest.raises(ValueError, match='output_stride'):
         DensePredictionCell(spec, 8, 8, output_stride=32)
+    # rates kept in feature cells at output stride 8 (the embedded demo)
+    cells = DensePredictionCell(spec, 8, 8, output_stride=8,
+                                rate_multiplier=1)
+    assert cells.branches[0].depthwise_conv.conv.dilation == (6, 21)
+    with pytest.raises(ValueError, match='rate_multiplier must be'):
+        DensePredictionCell(spec, 8, 8, rate_multiplier=0)
+
+
+def test_the_closed_form_cost_follows_the_rate_multiplier():
+    """On a 24x24 map, rate 21 x2 reads only padding beyond its centre
+    tap; rate 21 x1 does not: the cost says so as the module skips it."""
+    import torch
+    from mmengine.analysis import get_model_complexity_info
+
+    from mmseg_dpc.models.utils.cell_spec import parse_cell
+    from mmseg_dpc.search.cost import cell_cost
+    spec = [{'op': 'conv', 'kernel': 3, 'rate': [21, 21], 'input': -1}]
+    flops = {}
+    for mult in (1, 2):
+        cell = DensePredictionCell(spec, 8, 8, output_stride=8,
+                                   rate_multiplier=mult).eval()
+        counted = get_model_complexity_info(
+            cell, inputs=(torch.zeros(1, 8, 24, 24), ), show_table=False,
+            show_arch=False)['flops']
+        closed = cell_cost(parse_cell(spec), 8, (24, 24), 8, 8, mult).flops
+        assert closed == counted
+        flops[mult] = closed
+    assert flops[1] > flops[2]
 
 
 def test_branch_inputs_follow_the_dag():

@@ -29,6 +29,37 @@ def last_checkpoint(run_dir: str) -> Optional[str]:
     return None
 
 
+def verdict_table(verdicts: Dict[str, Any]) -> List[str]:
+    """The verdict over seeds (``verdicts.json``) as a markdown section."""
+    seeds = verdicts['seeds']
+    against = {c['against']: c for c in verdicts['comparisons']}
+    lines = ['## Verdict over seeds', '',
+             f'Each model trained on the full task with seeds '
+             f'{", ".join(map(str, seeds))} ({verdicts["initialised"]}); '
+             f'{verdicts["rule"]}.', '',
+             '| model | cell | mIoU mean +- std (seeds) | head params | '
+             'head GFLOPs | the searched cell is |',
+             '| --- | --- | --- | --- | --- | --- |']
+    for m in verdicts['models']:
+        miou = ('failed' if m['mean'] is None else
+                f'{m["mean"]:.2f} +- {m["std"]:.2f} ({len(m["mIoU"])})'
+                if m['std'] is not None else f'{m["mean"]:.2f} (1)')
+        c = against.get(m['name'])
+        verdict = '' if c is None else (
+            'no verdict' if c['verdict'] is None else
+            f'**{c["verdict"]}** ({c["difference"]:+.2f}, threshold '
+            f'{c["threshold"]:.2f})')
+        if c and c.get('flops_ratio'):
+            verdict += f'; {100 * c["flops_ratio"]:.0f}% of its FLOPs'
+        params = ('' if m['head_params'] is None else
+                  f'{m["head_params"]:,}')
+        flops = ('' if m['head_flops'] is None else
+                 f'{m["head_flops"] / 1e9:.3f}')
+        lines.append(f'| {m["name"]} | {m["arch_hash"] or m["head_type"]} '
+                     f'| {miou} | {params} | {flops} | {verdict} |')
+    return lines + ['']
+
+
 def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
                  ) -> str:
     """Draw the plots of the search in ``work_dir`` and write
@@ -113,6 +144,9 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
                          f'{_fmt(r["full_mIoU"])} |')
         lines += ['', f'Spearman {rerank.get("spearman")}, Kendall '
                   f'{rerank.get("kendall")} (n = {rerank.get("n")}).', '']
+    verdicts = read_json(osp.join(work_dir, 'verdicts.json'))
+    if verdicts:
+        lines += verdict_table(verdicts)
     if extra:
         lines += ['## Comparison', '', '| model | value |', '| --- | --- |']
         lines += [f'| {k} | {v} |' for k, v in extra.items()]

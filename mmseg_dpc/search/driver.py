@@ -29,6 +29,7 @@ from .runner import TrialRunner, load_base_config
 from .scheduler import SearchStopped, TrialScheduler
 from .settings import SearchSettings, check_workers, default_storage
 from .strategies import build_sampler
+from .verdict import Verdicts
 
 __all__ = ['SearchDriver', 'SearchStopped']
 
@@ -89,6 +90,9 @@ class SearchDriver:
         self.reranker = Reranker(
             st.rerank, self.launcher, self.work_dir, st.seed,
             st.trial_timeout, st.threads_per_trial) if st.rerank else None
+        self.verdicts = Verdicts(
+            st.verdict, st.rerank, self.launcher, self.work_dir, st.seed,
+            st.trial_timeout, st.threads_per_trial) if st.verdict else None
 
     def progress(self, start: float) -> str:
         """One line: trials done/running/failed, the best, elapsed, ETA."""
@@ -124,7 +128,8 @@ class SearchDriver:
                 f'{fmt_time(time.time() - start)}{eta}')
 
     def run(self) -> Dict[str, Any]:
-        """Run until ``num_trials`` trials are complete, then re-rank;
+        """Run until ``num_trials`` trials are complete, then re-rank and
+        give the verdict over seeds (where the config asks);
         returns the summary written to ``summary.json``. Raises
         :class:`SearchStopped` when the failure budget is spent (results
         written first)."""
@@ -160,7 +165,10 @@ class SearchDriver:
         print(self.progress(start))
         if self.reranker is not None:
             write_leaderboard(self.work_dir, self.ledger, self.rungs)
-            self.reranker.run(self.ledger.complete_trials(), st.poll_interval)
+            ranked = self.ledger.complete_trials()
+            rerank = self.reranker.run(ranked, st.poll_interval)
+            if self.verdicts is not None:
+                self.verdicts.run(rerank, ranked, st.poll_interval)
         summary = write_leaderboard(self.work_dir, self.ledger, self.rungs)
         print(f'[search] leaderboard: {summary["leaderboard_csv"]}')
         return summary

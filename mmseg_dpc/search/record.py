@@ -29,7 +29,7 @@ class TrialRecord:
     iteration at which the pruner stopped a PRUNED one; ``initialised``
     what the model started from (re-ranking)."""
     trial: int
-    arch_hash: str
+    arch_hash: Optional[str]  # None: a baseline's own (non-DPC) head
     arch: List[dict]
     status: str
     config: str
@@ -49,13 +49,15 @@ class TrialRecord:
               error: Optional[str] = None,
               initialised: Optional[str] = None,
               stopped_at: Optional[int] = None) -> 'TrialRecord':
-        """The record of trial ``trial`` (cell ``arch``) run in
+        """The record of trial ``trial`` (cell ``arch``, or ``None`` for a
+        baseline's own head) run in
         ``run_dir``: COMPLETE with ``metrics``, FAILED with ``error``, or
         PRUNED at iteration ``stopped_at``; the run's start-up and training
         time come from its ``timing.json``."""
         timing = read_json(osp.join(run_dir, 'timing.json')) or {}
         return cls(
-            trial=trial, arch_hash=arch.hash, arch=arch.to_list(),
+            trial=trial, arch_hash=arch.hash if arch else None,
+            arch=arch.to_list() if arch else [],
             status=(FAILED if error is not None else
                     PRUNED if stopped_at is not None else COMPLETE),
             config=osp.join(run_dir, 'config.py'),

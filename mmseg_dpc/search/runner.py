@@ -33,18 +33,20 @@ def trial_dir_name(number: int, arch: Architecture) -> str:
 
 
 def load_base_config(path: str, cfg_options: Optional[dict] = None,
-                     backbone_from: Optional[str] = None) -> Config:
+                     backbone_from: Optional[str] = None,
+                     any_head: bool = False) -> Config:
     """The config every trial of a runner starts from: ``path`` with
     ``cfg_options``, data roots made absolute, the metrics file hook, and,
     for a proxy, the feature cache it must train on. ``backbone_from``
     starts the model from that checkpoint's backbone and nothing else
     (``load_from`` would also copy the checkpoint's own cell into each
-    trial's branches, wherever the shapes fit)."""
+    trial's branches, wherever the shapes fit). ``any_head``: a baseline
+    trained as it is, whatever its decode head (else it must be DPC)."""
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     head = cfg.model.decode_head
-    if head.get('type') != 'DPCHead':
+    if head.get('type') != 'DPCHead' and not any_head:
         raise ValueError(f'{path}: model.decode_head is {head.get("type")}, '
                          'not DPCHead')
     if backbone_from:
@@ -64,24 +66,26 @@ def load_base_config(path: str, cfg_options: Optional[dict] = None,
                   filename=cfg.filename)
 
 
-def write_trial_config(base: Config, arch: Architecture, out_dir: str,
-                       seed: int = 0,
+def write_trial_config(base: Config, arch: Optional[Architecture],
+                       out_dir: str, seed: int = 0,
                        report: Optional[Dict[str, Any]] = None) -> str:
     """``base`` (see :func:`load_base_config`) with ``arch`` in its DPC
-    head, dumped as ``out_dir/config.py``; returns its path. ``report``:
-    the trial reports to the study (see :mod:`.pruning`)."""
+    head (``None``: the head as it is), dumped as ``out_dir/config.py``;
+    returns its path. ``report``: the trial reports to the study (see
+    :mod:`.pruning`)."""
     cfg = copy.deepcopy(base)
     if report is not None:
         add_metrics_hook(cfg, report=report)
-    head_cfg = arch.head_config()
-    head = cfg.model.decode_head
-    head.arch = head_cfg['arch']
-    for key in ('rates', 'grids'):
-        if key in head_cfg:
-            head[key] = head_cfg[key]
+    if arch is not None:
+        head_cfg = arch.head_config()
+        head = cfg.model.decode_head
+        head.arch = head_cfg['arch']
+        for key in ('rates', 'grids'):
+            if key in head_cfg:
+                head[key] = head_cfg[key]
+        cfg.arch_hash = arch.hash
     cfg.work_dir = osp.abspath(out_dir)
     cfg.randomness = dict(seed=seed)
-    cfg.arch_hash = arch.hash
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'config.py')
     cfg.dump(path)
@@ -103,14 +107,16 @@ def tail(path: str, n: int = 15) -> str:
 
 @dataclass
 class TrialRun:
-    """A trial in a runner's hands: prepared, then launched."""
+    """A trial in a runner's hands: prepared, then launched. ``arch``
+    ``None``: ``base``'s own head (a baseline)."""
     key: Any
     number: int
-    arch: Architecture
+    arch: Optional[Architecture]
     dir: str
     cost: Dict[str, int]
     report: Optional[Dict[str, Any]] = None  # to the study, at rungs
     seed: Optional[int] = None  # the runner's unless set
+    base: Optional[Config] = None  # the runner's unless set
     started: Optional[float] = None
 
     def record(self, wall_time: float, metrics=None, error=None,
@@ -156,7 +162,7 @@ class TrialRunner:
 
     def prepare(self, run: TrialRun) -> None:
         """Write the trial's ``config.py`` (raises where it cannot)."""
-        write_trial_config(self.base, run.arch, run.dir,
+        write_trial_config(run.base or self.base, run.arch, run.dir,
                            seed=self.seed if run.seed is None else run.seed,
                            report=run.report)
 

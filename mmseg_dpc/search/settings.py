@@ -185,6 +185,7 @@ class SearchSettings:
     threads_per_trial: Optional[int] = None
     rerank: Optional[Dict[str, Any]] = None
     pruner: Optional[Dict[str, Any]] = None
+    verdict: Optional[Dict[str, Any]] = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> 'SearchSettings':
@@ -236,7 +237,8 @@ class SearchSettings:
             threads_per_trial=None if threads is None else _int(
                 'threads_per_trial', threads, 1),
             rerank=_rerank(cfg),
-            pruner=_pruner(cfg.get('pruner'), objectives))
+            pruner=_pruner(cfg.get('pruner'), objectives),
+            verdict=_verdict(cfg))
 
     @property
     def sign(self) -> int:
@@ -272,6 +274,32 @@ def _rerank(cfg: Config) -> Optional[Dict[str, Any]]:
         rerank['timeout'] = _positive('rerank.timeout', rerank['timeout'],
                                       True)
     return rerank
+
+
+def _verdict(cfg: Config) -> Optional[Dict[str, Any]]:
+    verdict = cfg.get('verdict')
+    if not verdict:
+        return None
+    if not cfg.get('rerank'):
+        raise ValueError('verdict needs rerank: it compares the re-ranking\'s '
+                         'best cell, trained as re-ranking trains')
+    verdict = _dict('verdict', verdict, ('seeds', 'median_cell',
+                                         'baselines'))
+    verdict['seeds'] = _int('verdict.seeds', verdict.get('seeds', 3), 2)
+    median = verdict.get('median_cell', True)
+    if not isinstance(median, bool):
+        raise ValueError(f'verdict.median_cell must be True or False, got '
+                         f'{median!r}')
+    verdict['median_cell'] = median
+    baselines = _dict('verdict.baselines', verdict.get('baselines'))
+    for name in baselines:
+        if not isinstance(name, str) or not name or '.' in name:
+            raise ValueError(f'verdict.baselines: {name!r} is not a name '
+                             '(a non-empty string without dots)')
+    verdict['baselines'] = {
+        name: resolve_config_path(cfg, f'verdict.baselines.{name}')
+        for name in baselines}
+    return verdict
 
 
 def check_workers(workers: Optional[int], launcher: str) -> None:

@@ -38,3 +38,17 @@ def test_same_seed_same_data(tmp_path):
     for sub in ('img_dir/train', 'ann_dir/val'):
         for name in os.listdir(a / sub):
             assert (a / sub / name).read_bytes() == (b / sub / name).read_bytes()
+
+
+def test_a_root_written_otherwise_is_refused(tmp_path):
+    import pytest
+
+    from mmseg_dpc.datasets import generate_synthetic_shapes
+    generate_synthetic_shapes(str(tmp_path / 'a'), 2, 1, 32)
+    generate_synthetic_shapes(str(tmp_path / 'a'), 2, 1, 32)  # same: kept
+    with pytest.raises(ValueError, match="written with .*'size': 32"):
+        generate_synthetic_shapes(str(tmp_path / 'a'), 2, 1, 48)
+    old = tmp_path / 'old'
+    (old / 'ann_dir').mkdir(parents=True)
+    with pytest.raises(ValueError, match='without generator.json'):
+        generate_synthetic_shapes(str(old), 2, 1, 32)

@@ -16,7 +16,11 @@ def main() -> None:
     p.add_argument('--size', type=int, default=128)
     p.add_argument('--seed', type=int, default=0)
     a = p.parse_args()
-    counts = generate_synthetic_shapes(a.root, a.train, a.val, a.size, a.seed)
+    try:
+        counts = generate_synthetic_shapes(a.root, a.train, a.val, a.size,
+                                           a.seed)
+    except ValueError as e:
+        raise SystemExit(f'error: {e}') from None
     print(f'wrote {counts} samples under {a.root}')
 
 

@@ -51,11 +51,6 @@ def test_demo_quick_end_to_end(tmp_path):
         assert init.type == 'Pretrained' and init.prefix == 'backbone.'
         assert init.checkpoint.endswith('iter_10.pth')
         assert 'dpc_arch' not in cfg  # only the trial's own cell
-    aspp = Config.fromfile(str(wd / 'aspp_baseline' / next(
-        p.name for p in (wd / 'aspp_baseline').glob('*.py'))))
-    assert aspp.model.backbone.init_cfg.checkpoint.endswith('iter_10.pth')
-    assert aspp.get('load_from') is None
-
     report = (search / 'report.md').read_text()
     images = re.findall(r'!\[[^\]]*\]\(([^)]+)\)', report)
     assert {'report/best_cell.png', 'report/worst_cell.png',
@@ -66,11 +61,30 @@ def test_demo_quick_end_to_end(tmp_path):
         assert data[:8] == PNG_MAGIC and len(data) > 1000, img
     assert done[0]['arch_hash'] in report
 
+    # the verdict: 4 models x 2 seeds, each from the step-2 backbone only
     result = json.loads((wd / 'demo_result.json').read_text())
-    assert result['best_cell']['arch_hash'] in \
-        {t['arch_hash'] for t in rerank['trials']}
-    assert 0 <= result['aspp_miou'] <= 100
-    assert f'{result["aspp_miou"]:.2f}' in report
+    verdicts = result['verdicts']
+    assert verdicts['seeds'] == [1, 2]
+    names = [m['name'] for m in verdicts['models']]
+    assert names[2:] == ['mmseg ASPP head', 'released top-1 cell']
+    best = max((t for t in rerank['trials']), key=lambda t: t['full_mIoU'])
+    assert names[0] == f'searched cell {best["arch_hash"]}'
+    for m in verdicts['models']:
+        assert len(m['mIoU']) == 2 and m['head_flops'] > 0
+        for run in m['runs']:
+            cfg = Config.fromfile(osp.join(run, 'config.py'))
+            assert cfg.get('load_from') is None
+            assert cfg.model.backbone.init_cfg.checkpoint.endswith(
+                'iter_10.pth')
+    aspp = verdicts['models'][2]
+    assert aspp['head_type'] == 'DepthwiseSeparableASPPHead'
+    assert '## Verdict over seeds' in report
+    assert f'{aspp["mean"]:.2f} +- {aspp["std"]:.2f} (2)' in report
+    lines = out.splitlines()
+    at = lines.index(next(l for l in lines if 'the verdict on the full'
+                          in l))
+    assert lines[at + 1].startswith(f'[demo]   {names[0]}: ')
+    assert any('vs mmseg ASPP head: ' in l for l in lines[at:])
     assert result['wall_time_s'] > 0
 
 

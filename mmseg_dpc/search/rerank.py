@@ -106,7 +106,7 @@ class Reranker:
         candidates = ranked[:self.top_k]
         ranks = {t.number: i for i, t in enumerate(candidates, 1)}
         proxy = {t.number: t for t in candidates}
-        rows, queue = [], []
+        runs = []
         for t in candidates:
             run = TrialRun(t.number, t.number,
                            Architecture.from_json(t.user_attrs['arch']),
@@ -114,25 +114,20 @@ class Reranker:
                                t.user_attrs['trial_dir'])), {})
             if self.cost is not None:
                 run.cost = self.cost(run.arch.branches)
-            prev = TrialRecord.read(run.dir)
-            if prev and prev.complete:
-                rows.append(_row(t, prev, ranks))
-                continue
-            self.runner.prepare(run)
-            queue.append(run)
-        print(f'[rerank] top {self.top_k}: {len(rows)} done before, '
-              f'{len(queue)} to train on the full task')
-        while queue or self.runner.running:
-            while queue and self.runner.free_slots > 0:
-                self.runner.launch(queue.pop(0))
-            for run, record in self.runner.collect():
-                record.write()
-                t = proxy[run.number]
-                rows.append(_row(t, record, ranks))
-                print(f'[rerank] trial {run.number} ({run.arch.hash}): '
-                      f'proxy mIoU {_fmt(t.user_attrs.get("mIoU"))}, full '
-                      f'{_fmt(record.metrics.get("mIoU"))} {record.status}')
-            self.runner.wait(poll_interval)
+            runs.append(run)
+
+        def before(kept: int, to_train: int) -> None:
+            print(f'[rerank] top {self.top_k}: {kept} done before, '
+                  f'{to_train} to train on the full task')
+
+        def after(run, record, *_) -> None:
+            print(f'[rerank] trial {run.number} ({run.arch.hash}): proxy '
+                  f'mIoU {_fmt(proxy[run.number].user_attrs.get("mIoU"))}, '
+                  f'full {_fmt(record.metrics.get("mIoU"))} {record.status}')
+
+        records = self.runner.train(runs, poll_interval, before, after)
+        rows = [_row(proxy[number], record, ranks)
+                for number, record in records.items()]
         ok = [r for r in rows if r['full_mIoU'] is not None]
         report = dict(trials=sorted(rows, key=lambda r: r['proxy_rank']),
                       full_config=self.full_config,

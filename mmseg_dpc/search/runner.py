@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -200,6 +200,40 @@ class TrialRunner:
 
     def wait(self, timeout: float) -> None:
         self.launcher.wait(timeout)
+
+    def train(self, runs: List[TrialRun], poll_interval: float = 0.5,
+              before: Optional[Callable[[int, int], None]] = None,
+              after: Optional[Callable[..., None]] = None
+              ) -> Dict[Any, TrialRecord]:
+        """Train every run whose folder holds no COMPLETE record (those are
+        kept: a resume trains nothing twice), writing each new record;
+        returns ``{run.key: record}`` of all. ``before(kept, to_train)`` is
+        called once before training, ``after(run, record, done, total,
+        eta_s)`` as each run ends."""
+        records: Dict[Any, TrialRecord] = {}
+        queue = []
+        for run in runs:
+            prev = TrialRecord.read(run.dir)
+            if prev and prev.complete:
+                records[run.key] = prev
+            else:
+                self.prepare(run)
+                queue.append(run)
+        if before is not None:
+            before(len(records), len(queue))
+        total, done, start = len(queue), 0, time.time()
+        while queue or self.running:
+            while queue and self.free_slots > 0:
+                self.launch(queue.pop(0))
+            for run, record in self.collect():
+                record.write()
+                records[run.key] = record
+                done += 1
+                if after is not None:
+                    after(run, record, done, total,
+                          (time.time() - start) / done * (total - done))
+            self.wait(poll_interval)
+        return records
 
     def stop(self) -> List[TrialRun]:
         """Kill every running trial; returns them."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import os.path as osp
 import re
-import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
@@ -152,38 +151,25 @@ class Verdicts:
         ``verdicts.json``. ``ranked``: the complete proxy trials, best
         first."""
         models = self.models(rerank, ranked)
-        results: Dict[Any, TrialRecord] = {}
-        queue = []
-        for i, m in enumerate(models):
-            for seed in self.seeds:
-                run = TrialRun((m.name, seed), i, m.arch,
-                               osp.join(self.dir, f'{m.slug}-s{seed}'), {},
-                               seed=seed, base=m.base)
-                prev = TrialRecord.read(run.dir)
-                if prev and prev.complete:
-                    results[run.key] = prev
-                    continue
-                self.runner.prepare(run)
-                queue.append(run)
-        total, start = len(queue), time.time()
-        print(f'[verdict] {len(models)} models x {len(self.seeds)} seeds '
-              f'(seeds {self.seeds[0]}-{self.seeds[-1]}) on the full task: '
-              f'{len(results)} trained before, {total} to train', flush=True)
-        done = 0
-        while queue or self.runner.running:
-            while queue and self.runner.free_slots > 0:
-                self.runner.launch(queue.pop(0))
-            for run, record in self.runner.collect():
-                record.write()
-                results[run.key] = record
-                done += 1
-                eta = (time.time() - start) / done * (total - done)
-                status = (f'{record.metrics["mIoU"]:.2f} mIoU'
-                          if record.complete else 'FAILED')
-                print(f'[verdict] {done}/{total} trained ({run.key[0]}, '
-                      f'seed {run.seed}: {status}), ETA '
-                      f'{eta / 60:.1f} min', flush=True)
-            self.runner.wait(poll_interval)
+        runs = [TrialRun((m.name, seed), i, m.arch,
+                         osp.join(self.dir, f'{m.slug}-s{seed}'), {},
+                         seed=seed, base=m.base)
+                for i, m in enumerate(models) for seed in self.seeds]
+
+        def before(kept: int, to_train: int) -> None:
+            print(f'[verdict] {len(models)} models x {len(self.seeds)} '
+                  f'seeds (seeds {self.seeds[0]}-{self.seeds[-1]}) on the '
+                  f'full task: {kept} trained before, {to_train} to train',
+                  flush=True)
+
+        def after(run, record, done, total, eta) -> None:
+            status = (f'{record.metrics["mIoU"]:.2f} mIoU'
+                      if record.complete else 'FAILED')
+            print(f'[verdict] {done}/{total} trained ({run.key[0]}, seed '
+                  f'{run.seed}: {status}), ETA {eta / 60:.1f} min',
+                  flush=True)
+
+        results = self.runner.train(runs, poll_interval, before, after)
         report = self._summary(models, results)
         atomic_write_json(osp.join(self.work_dir, VERDICT_FILE), report)
         for line in verdict_lines(report):

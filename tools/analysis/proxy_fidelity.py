@@ -46,40 +46,26 @@ def parse_args():
 def train_all(stage, runner, cells, seeds, root, poll):
     """Train every (cell, seed) of ``stage`` not complete yet; returns
     ``{(hash, seed): mIoU}``."""
-    from mmseg_dpc.search.record import TrialRecord
     from mmseg_dpc.search.runner import TrialRun
-    results, queue = {}, []
-    for i, arch in enumerate(cells):
-        for seed in range(seeds):
-            run = TrialRun((arch.hash, seed), i, arch,
-                           osp.join(root, stage, f'{arch.hash}-s{seed}'),
-                           {}, seed=seed)
-            prev = TrialRecord.read(run.dir)
-            if prev and prev.complete:
-                results[run.key] = prev.metrics['mIoU']
-            else:
-                runner.prepare(run)
-                queue.append(run)
-    total, start = len(queue), time.time()
-    print(f'[fidelity] {stage}: {len(results)} runs done before, {total} '
-          'to train', flush=True)
-    done = 0
-    while queue or runner.running:
-        while queue and runner.free_slots > 0:
-            runner.launch(queue.pop(0))
-        for run, record in runner.collect():
-            record.write()
-            done += 1
-            if record.complete:
-                results[run.key] = record.metrics['mIoU']
-            else:
-                print(f'[fidelity] {stage} {run.arch.hash} seed {run.seed} '
-                      f'FAILED: {record.error.splitlines()[0]}', flush=True)
-            eta = (time.time() - start) / done * (total - done)
-            print(f'[fidelity] {stage}: {done}/{total} trained, ETA '
-                  f'{eta / 60:.1f} min', flush=True)
-        runner.wait(poll)
-    return results
+    runs = [TrialRun((arch.hash, seed), i, arch,
+                     osp.join(root, stage, f'{arch.hash}-s{seed}'), {},
+                     seed=seed)
+            for i, arch in enumerate(cells) for seed in range(seeds)]
+
+    def before(kept, to_train):
+        print(f'[fidelity] {stage}: {kept} runs done before, {to_train} '
+              'to train', flush=True)
+
+    def after(run, record, done, total, eta):
+        if not record.complete:
+            print(f'[fidelity] {stage} {run.arch.hash} seed {run.seed} '
+                  f'FAILED: {record.error.splitlines()[0]}', flush=True)
+        print(f'[fidelity] {stage}: {done}/{total} trained, ETA '
+              f'{eta / 60:.1f} min', flush=True)
+
+    records = runner.train(runs, poll, before, after)
+    return {key: r.metrics['mIoU'] for key, r in records.items()
+            if r.complete}
 
 
 def main() -> int:

@@ -5,6 +5,28 @@ import os.path as osp
 from setuptools import find_packages, setup
 
 
+# each is ``python -m mmseg_dpc.tools.<module>``, and ``tools/<path>.py`` in
+# the clone
+CONSOLE_SCRIPTS = [
+    'mmseg-dpc-train = mmseg_dpc.tools.train:main',
+    'mmseg-dpc-test = mmseg_dpc.tools.test:main',
+    'mmseg-dpc-search = mmseg_dpc.tools.search:cli',
+    'mmseg-dpc-cache-features = mmseg_dpc.tools.cache_features:main',
+    'mmseg-dpc-demo = mmseg_dpc.tools.demo:main',
+    'mmseg-dpc-dashboard = mmseg_dpc.tools.dashboard:main',
+    'mmseg-dpc-report = mmseg_dpc.tools.analysis.search_report:main',
+    'mmseg-dpc-fidelity = mmseg_dpc.tools.analysis.proxy_fidelity:cli',
+    'mmseg-dpc-flops = mmseg_dpc.tools.analysis.get_flops:main',
+    'mmseg-dpc-draw-cell = mmseg_dpc.tools.analysis.draw_cell:main',
+    'mmseg-dpc-branch-contributions = '
+    'mmseg_dpc.tools.analysis.branch_contributions:main',
+    'mmseg-dpc-deeplab2mmseg = '
+    'mmseg_dpc.tools.model_converters.deeplab2mmseg:main',
+    'mmseg-dpc-make-synthetic-shapes = '
+    'mmseg_dpc.tools.misc.make_synthetic_shapes:main',
+]
+
+
 def version() -> str:
     ns: dict = {}
     with open(osp.join(osp.dirname(__file__), 'mmseg_dpc', 'version.py')) as f:
@@ -23,7 +45,11 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.8',
     packages=find_packages(include=['mmseg_dpc', 'mmseg_dpc.*']),
-    include_package_data=True,
+    # the shipped configs, as OpenMMLab packages ship theirs: in the clone
+    # mmseg_dpc/.mim/configs links to configs/, a wheel holds a copy
+    package_data={'mmseg_dpc': ['.mim/model-index.yml',
+                                '.mim/configs/**/*.py']},
+    entry_points={'console_scripts': CONSOLE_SCRIPTS},
     install_requires=[
         'torch>=1.12',
         'torchvision',

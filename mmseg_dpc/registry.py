@@ -10,4 +10,4 @@ registry, built from config dicts like any mm component::
 from mmengine.registry import Registry
 
 SEARCH_SPACES = Registry(
-    'search space', scope='mmseg_dpc', locations=['mmseg_dpc.search'])
+    'search space', scope='mmseg_dpc', locations=['mmseg_dpc.search.space'])

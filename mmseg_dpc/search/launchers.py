@@ -1,6 +1,6 @@
 """Where trials run: a local pool of processes, or Ray tasks.
 
-Each trial is a separate process (``tools/train.py``): a crash, an
+Each trial is a separate process (the train tool): a crash, an
 out-of-memory kill or a NaN loss ends that trial, never the search.
 """
 from __future__ import annotations
@@ -52,11 +52,12 @@ class _Proc:
     ``multiprocessing.Process``, behind one small interface."""
 
     def __init__(self, cmd, env, log_path, warm: bool) -> None:
-        if warm and cmd[0] == sys.executable and cmd[1].endswith('.py'):
-            from .trial_process import run_script
+        if warm and len(cmd) > 2 and cmd[0] == sys.executable \
+                and cmd[1] == '-m':
+            from .trial_process import run_module
             env = dict(env, **{DRIVER_PID: str(os.getpid())})
             self.p = fork_context().Process(
-                target=run_script, args=(cmd[1], cmd[2:], env, log_path))
+                target=run_module, args=(cmd[2], cmd[3:], env, log_path))
             self.p.start()
             self.popen = None
         else:

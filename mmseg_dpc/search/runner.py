@@ -1,10 +1,12 @@
 """The trial runner: prepare -> launch -> collect.
 
-The proxy search and re-ranking are the same runner with another base
-config: each trial is the base config with its cell in the DPC head, dumped
-as one standalone ``config.py`` (which ``tools/train.py``, ours or mmseg's,
-runs on its own), trained in its own process by a launcher, and collected
-as a :class:`~.record.TrialRecord`.
+The proxy search, re-ranking, the verdict and the fidelity tool are the same
+runner with another base config: each trial is the base config with its
+cell in the DPC head (or a baseline's own head), dumped as one standalone
+``config.py`` (which ``tools/train.py``, ours or mmseg's, runs on its own),
+trained in its own process by a launcher running the installed package's
+:mod:`mmseg_dpc.tools.train`, and collected as a
+:class:`~.record.TrialRecord`.
 """
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ from ..utils.config import resolve_config_path
 from .architecture import Architecture
 from .record import TrialRecord
 
-REPO_TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))), 'tools')
+# the module each trial runs (``python -m``): part of the installed package,
+# so trials start wherever the package is installed, clone or wheel
+TRAIN_MODULE = 'mmseg_dpc.tools.train'
 
 
 def trial_dir_name(number: int, arch: Architecture) -> str:
@@ -93,9 +96,10 @@ def write_trial_config(base: Config, arch: Optional[Architecture],
 
 
 def train_command(config: str, work_dir: str) -> List[str]:
-    """The command a trial runs: ``tools/train.py`` in a fresh process."""
-    return [sys.executable, osp.join(REPO_TOOLS, 'train.py'), config,
-            '--work-dir', work_dir]
+    """The command a trial runs: the package's train tool in a fresh
+    process."""
+    return [sys.executable, '-m', TRAIN_MODULE, config, '--work-dir',
+            work_dir]
 
 
 def tail(path: str, n: int = 15) -> str:
@@ -250,4 +254,3 @@ class TrialRunner:
             1, (os.cpu_count() or 1) // max(1, self.launcher.workers))
         env.setdefault('OMP_NUM_THREADS', str(threads))
         return env
-

@@ -4,7 +4,8 @@ Importing torch, mmcv, mmseg and this package takes seconds; a short proxy
 trial trains for about as long. The local launcher therefore forks each
 trial from a server process that imported them once (multiprocessing's
 ``forkserver`` with this module preloaded). Each trial is still its own
-process running ``tools/train.py`` as ``__main__``: a crash, an OOM kill or
+process running the train tool (:mod:`mmseg_dpc.tools.train`) as
+``__main__``: a crash, an OOM kill or
 a NaN loss still ends that trial only.
 """
 import os
@@ -17,8 +18,10 @@ import mmseg.models  # noqa: F401
 import optuna  # noqa: F401  (trials of a search with a pruner report)
 import torch
 
-import mmseg_dpc  # noqa: F401
+import mmseg_dpc
 from mmseg_dpc.search.processes import DRIVER_PID, die_with_parent
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 
 def release_fork_server() -> None:
@@ -68,9 +71,10 @@ def watch_driver(pid: int, interval: float = 0.25) -> None:
                      name='driver-watchdog').start()
 
 
-def run_script(script: str, argv, env: dict, log_path: str) -> None:
-    """Process target: run ``script`` with ``argv`` as ``__main__``, with
-    ``env`` applied and output appended to ``log_path``."""
+def run_module(module: str, argv, env: dict, log_path: str) -> None:
+    """Process target: run ``module`` with ``argv`` as ``__main__`` (as
+    ``python -m module argv``), with ``env`` applied and output appended to
+    ``log_path``."""
     die_with_parent()
     release_fork_server()
     if env.get(DRIVER_PID):
@@ -85,5 +89,5 @@ def run_script(script: str, argv, env: dict, log_path: str) -> None:
     os.close(fd)
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
-    sys.argv = [script, *argv]
-    runpy.run_path(script, run_name='__main__')
+    sys.argv = [module, *argv]
+    runpy.run_module(module, run_name='__main__', alter_sys=True)

@@ -1,60 +1,68 @@
-"""Shared command-line plumbing of the tools (``tools/train.py``,
-``tools/test.py``, the demo and the benchmarks)."""
+"""Where config files are: the shipped configs (in the clone's
+``configs/``, or the installed package's ``.mim/configs`` as OpenMMLab
+packages ship theirs) and the config paths a config names."""
 from __future__ import annotations
 
-import argparse
 import os
 import os.path as osp
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Flags both tools take, spelled as mmseg's tools spell them."""
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override settings in the config, key=value pairs (mmseg '
-        'syntax, e.g. model.decode_head.num_classes=7)')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (>= 2.0) or --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+PACKAGE = 'mmseg_dpc'
+# what names a shipped config, as mmengine's ``package::`` syntax does
+PACKAGE_PREFIX = PACKAGE + '::'
+SHIPPED_PREFIX = 'configs' + os.sep
 
 
-def schedule_options(iters: int, prefix: str = '') -> List[str]:
-    """``--cfg-options`` that make a config (or its sub-config at
-    ``prefix``, e.g. ``'proxy_cfg_options.'``) train ``iters`` iterations,
-    validating and checkpointing at the end."""
-    return [f'{prefix}{key}={iters}' for key in (
-        'train_cfg.max_iters', 'train_cfg.val_interval',
-        'param_scheduler.0.end', 'default_hooks.checkpoint.interval')]
+def shipped_configs_dir() -> str:
+    """The shipped configs: ``mmseg_dpc/.mim/configs`` (a wheel's copy, or
+    the clone's link to its ``configs/``)."""
+    return osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim',
+                    'configs')
 
 
-def data_root_options(root: str, prefix: str = '') -> List[str]:
-    """``--cfg-options`` that point a config's (or sub-config's) train,
-    val and test data sets at ``root``."""
-    return [f'{prefix}{key}.dataset.data_root={root}' for key in (
-        'train_dataloader', 'val_dataloader', 'test_dataloader')]
+def shipped_config(name: str) -> str:
+    """The path of shipped config ``name`` (``dpc/x.py``, ``configs/dpc/x.py``
+    or ``mmseg_dpc::dpc/x.py``); raises ``FileNotFoundError`` naming it."""
+    rel = _shipped_name(name) or name
+    path = osp.join(shipped_configs_dir(), rel)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no shipped config {name!r} (looked for '
+                                f'{path})')
+    return path
 
 
-def load_config(path: str, args: argparse.Namespace) -> Config:
-    """Load ``path``, apply ``--cfg-options``, launcher and work dir."""
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    cfg = load_config_file(path)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    work_dir: Optional[str] = args.work_dir
-    if work_dir is not None:
-        cfg.work_dir = work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(path))[0])
-    return cfg
+def _shipped_name(path: str) -> Optional[str]:
+    if path.startswith(PACKAGE_PREFIX):
+        return path[len(PACKAGE_PREFIX):]
+    if path.startswith(SHIPPED_PREFIX):
+        return path[len(SHIPPED_PREFIX):]
+    return None
+
+
+def config_candidates(path: str, dirs: List[str] = ()) -> List[str]:
+    """Where config ``path`` may be, in order: as given (absolute, or in each
+    of ``dirs`` and then the working directory), then, for ``configs/...``
+    and ``mmseg_dpc::...``, among the shipped configs."""
+    path = osp.expanduser(path)
+    shipped = _shipped_name(path)
+    tried = []
+    if shipped is None or not path.startswith(PACKAGE_PREFIX):
+        tried = [path] if osp.isabs(path) else [
+            osp.join(d, path) for d in [*dirs, os.getcwd()]]
+    if shipped is not None:
+        tried.append(osp.join(shipped_configs_dir(), shipped))
+    return tried
+
+
+def find_config(path: str, dirs: List[str] = ()) -> Optional[str]:
+    """The absolute path of the first of :func:`config_candidates` that is a
+    file, or ``None``."""
+    for candidate in config_candidates(path, dirs):
+        if osp.isfile(candidate):
+            return osp.abspath(candidate)
+    return None
 
 
 def resolve_config_path(cfg: Config, key: str) -> str:
@@ -62,59 +70,22 @@ def resolve_config_path(cfg: Config, key: str) -> str:
     (``key`` may be dotted, e.g. ``rerank.full_config``).
 
     A relative path is looked up as ``_base_`` is, next to the config file
-    that holds it, and then in the current working directory (where
-    mmseg's tools run, and where the shipped configs' ``configs/...``
-    paths start). The error names the key and every place tried.
+    that holds it, then in the current working directory (where mmseg's
+    tools run), and a ``configs/...`` or ``mmseg_dpc::...`` path finally
+    among the shipped configs, so the shipped search configs work from any
+    directory. The error names the key and every place tried.
     """
     value: Any = cfg
     for part in key.split('.'):
         value = value.get(part) if hasattr(value, 'get') else None
     if not isinstance(value, str) or not value:
         raise ValueError(f'{key} must be a config file path, got {value!r}')
-    path = osp.expanduser(value)
-    if osp.isabs(path):
-        tried = [path]
-    else:
-        filename = getattr(cfg, 'filename', None)
-        dirs = [osp.dirname(osp.abspath(filename))] if filename else []
-        tried = [osp.join(d, path) for d in dirs + [os.getcwd()]]
-    for candidate in tried:
-        if osp.isfile(candidate):
-            return osp.abspath(candidate)
+    filename = getattr(cfg, 'filename', None)
+    dirs = [osp.dirname(osp.abspath(filename))] if filename else []
+    found = find_config(value, dirs)
+    if found is not None:
+        return found
+    tried = config_candidates(value, dirs)
     where = f' (in {cfg.filename})' if getattr(cfg, 'filename', None) else ''
     raise ValueError(f'{key}{where}: config file {value!r} not found; '
                      f'tried {", ".join(tried)}')
-
-
-def load_config_file(path: str) -> Config:
-    """``Config.fromfile`` with a one-line error for a missing or broken
-    file, for the command-line tools."""
-    if not osp.isfile(path):
-        raise SystemExit(f'error: config file not found: {path}')
-    try:
-        return Config.fromfile(path)
-    except Exception as e:
-        raise SystemExit(f'error: cannot load config {path}: '
-                         f'{type(e).__name__}: {e}') from e
-
-
-def check_run_inputs(cfg: Config, checkpoint: Optional[str],
-                     loaders: Sequence[str]) -> None:
-    """Refuse, in one line, what would fail deep inside the Runner: a file
-    that is not a (safe) checkpoint, and for a proxy config a feature
-    cache in ``loaders`` that is unusable or made from another backbone,
-    config or checkpoint (the data sets are then told what to expect)."""
-    from ..feature_cache import check_proxy_cache, expect_cache_source
-    from .checkpoint import CheckpointError, check_checkpoint
-    if checkpoint:
-        try:
-            check_checkpoint(checkpoint)
-        except CheckpointError as e:
-            raise SystemExit(f'error: {e}') from None
-    if cfg.model.get('type') != 'CachedFeatureSegmentor':
-        return
-    try:
-        expect_cache_source(cfg)
-        check_proxy_cache(cfg, loaders)
-    except ValueError as e:
-        raise SystemExit(f'error: {e}') from None

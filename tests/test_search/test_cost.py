@@ -99,7 +99,8 @@ def test_model_head_cost_matches_mmengine_counter_on_a_full_model():
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
-    import mmseg_dpc  # noqa: F401
+    import mmseg_dpc
+    mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
     from mmseg_dpc.search.cost import model_head_cost
     from ..conftest import DEMO_CONFIG
     cfg = Config.fromfile(DEMO_CONFIG)

@@ -5,7 +5,9 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer, MessageHub
 
-import mmseg_dpc  # noqa: F401  (registers the safe globals)
+import mmseg_dpc
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 
 def _roundtrip(obj):

@@ -1,35 +1,11 @@
-"""Per-branch contribution of a trained DPC: the L1 norm of each branch's
-slice of the concat projection's weights (the paper's analysis).
+"""``python tools/analysis/branch_contributions.py ARGS`` = ``mmseg-dpc-branch-
+contributions ARGS`` = ``python -m
+mmseg_dpc.tools.analysis.branch_contributions ARGS``: a wrapper of the
+package's tool (see it for usage), kept so the clone's commands work as
+mmseg's do."""
+import sys
 
-    python tools/analysis/branch_contributions.py CONFIG CHECKPOINT \
-        --out contributions.png
-"""
-import argparse
-
-from mmengine.config import Config
-
-from mmseg_dpc.analysis import (branch_contributions,
-                                plot_branch_contributions)
-from mmseg_dpc.search import Architecture
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('config', help='the model config (names the cell)')
-    p.add_argument('checkpoint')
-    p.add_argument('--out', required=True)
-    a = p.parse_args()
-    arch = Architecture(Config.fromfile(a.config).model.decode_head.arch)
-    c = branch_contributions(a.checkpoint)
-    if c['num_branches'] != arch.num_branches:
-        raise SystemExit(f'error: the checkpoint has {c["num_branches"]} '
-                         f'branches, the config {arch.num_branches}')
-    labels = [f'[{i}] {b.describe()}' for i, b in enumerate(arch.branches)]
-    plot_branch_contributions(c['l1'], labels, a.out, f'cell {arch.hash}')
-    for label, v in zip(labels, c['l1']):
-        print(f'{label:24s} {v:10.2f}')
-    print(f'-> {a.out}')
-
+from mmseg_dpc.tools.analysis.branch_contributions import main
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

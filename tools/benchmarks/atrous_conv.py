@@ -22,9 +22,11 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-import mmseg_dpc  # noqa: F401
+import mmseg_dpc
 from mmseg_dpc.models.utils import TOP1_CITYSCAPES
 from mmseg_dpc.search import Architecture, DPCSearchSpace
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 
 def proxy(arch: Architecture, conv_cfg, in_channels: int, classes: int):

@@ -36,9 +36,11 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
-import mmseg_dpc  # noqa: F401
+import mmseg_dpc
 from mmseg_dpc.datasets import CachedFeatureDataset, generate_synthetic_shapes
 from mmseg_dpc.feature_cache import cache_features
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
 

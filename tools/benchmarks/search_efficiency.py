@@ -37,7 +37,7 @@ import optuna
 from optuna.trial import TrialState
 from scipy.stats import spearmanr
 
-from mmseg_dpc.utils.config import data_root_options, schedule_options
+from mmseg_dpc.tools.cli import data_root_options, schedule_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'

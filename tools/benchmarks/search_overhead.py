@@ -36,10 +36,12 @@ import time
 
 from mmengine.config import Config
 
-import mmseg_dpc  # noqa: F401
+import mmseg_dpc
 from mmseg_dpc.datasets import generate_synthetic_shapes
 from mmseg_dpc.feature_cache import cache_features
-from mmseg_dpc.utils.config import data_root_options, schedule_options
+from mmseg_dpc.tools.cli import data_root_options, schedule_options
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'

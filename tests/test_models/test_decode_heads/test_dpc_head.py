@@ -5,8 +5,10 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmengine.structures import PixelData
 
-import mmseg_dpc  # noqa: F401
+import mmseg_dpc
 from mmseg_dpc.models.utils import TOP1_CITYSCAPES
+
+mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
 BN = dict(type='BN', requires_grad=True)
 

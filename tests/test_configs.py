@@ -34,6 +34,7 @@ def test_config_builds(path):
     model = MODELS.build(cfg.model)
     head = model.decode_head
     expected = ('DepthwiseSeparableASPPHead' if '/deeplabv3plus/' in path
+                else 'DPCSupernetHead' if '/dpc-supernet_' in path
                 else 'DPCHead')
     assert type(head).__name__ == expected
     num_classes = {'cityscapes': 19, 'voc12aug': 21, 'person-part': 7,

@@ -95,7 +95,7 @@ def main() -> None:
 
     from mmseg_dpc.datasets import generate_synthetic_shapes
     from mmseg_dpc.tools.cli import data_root_options, schedule_options
-    from mmseg_dpc.tools.cli import shipped_config
+    from mmseg_dpc.utils.config import shipped_config
     data = osp.join(wd, 'data')
     try:
         generate_synthetic_shapes(data, s['num_train'], s['num_val'],

@@ -38,7 +38,7 @@ def test_config_builds(path):
                 else 'DPCHead')
     assert type(head).__name__ == expected
     num_classes = {'cityscapes': 19, 'voc12aug': 21, 'person-part': 7,
-                   'synthetic-shapes': 5}
+                   'synthetic-shapes': 5, 'my-dataset': 5}
     ds = next(k for k in num_classes if k in osp.basename(path))
     assert head.num_classes == num_classes[ds]
     if '/proxy/' in path:

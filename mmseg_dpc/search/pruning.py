@@ -18,8 +18,14 @@ from typing import Any, Dict, List, Optional
 
 import optuna
 
+from mmseg.registry import HOOKS
+
+from ..engine import MetricsFileHook, add_metrics_hook
+
 # the environment variable that gives a trial process the study's storage
 STORAGE_ENV = 'MMSEG_DPC_STORAGE'
+# what a trial's config imports to find :class:`PruningMetricsFileHook`
+HOOK_MODULE = __name__
 
 
 def build_pruner(pruner: Optional[Dict[str, Any]],
@@ -89,3 +95,43 @@ class TrialReporter:
             return False
         self.trial.report(value, step)
         return decide and self.trial.should_prune()
+
+
+@HOOKS.register_module()
+class PruningMetricsFileHook(MetricsFileHook):
+    """:class:`~mmseg_dpc.engine.MetricsFileHook` of a trial in a search with
+    a pruner: each validation's mIoU goes to the trial in the study, and
+    at a rung the pruner may stop the run (``metrics.json`` then records
+    where, as ``pruned``).
+
+    Args:
+        report: :class:`TrialReporter` arguments (study, trial, pruner).
+        rungs: the pruner's rungs (:func:`rung_steps`).
+    """
+
+    def __init__(self, report: Dict[str, Any], rungs=()) -> None:
+        super().__init__(rungs=rungs)
+        self.report = report
+        self._reporter: Optional[TrialReporter] = None
+
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        self._reporter = TrialReporter(**self.report)
+
+    def stop_here(self, runner, step: int, miou: float,
+                  at_rung: bool) -> bool:
+        return self._reporter.report(step, miou, decide=at_rung)
+
+
+def add_pruning_hook(cfg, report: Dict[str, Any]) -> None:
+    """Make ``cfg``'s metrics hook a :class:`PruningMetricsFileHook` that
+    reports to ``report``'s trial, and have the config import this module
+    (so any train tool, mmseg's too, finds the hook)."""
+    add_metrics_hook(cfg, type=PruningMetricsFileHook.__name__,
+                     report=report)
+    imports = dict(cfg.get('custom_imports') or {})
+    names = list(imports.get('imports', []))
+    if HOOK_MODULE not in names:
+        names.append(HOOK_MODULE)
+    cfg.custom_imports = dict(imports, imports=names,
+                              allow_failed_imports=False)

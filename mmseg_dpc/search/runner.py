@@ -78,7 +78,8 @@ def write_trial_config(base: Config, arch: Optional[Architecture],
     :mod:`.pruning`)."""
     cfg = copy.deepcopy(base)
     if report is not None:
-        add_metrics_hook(cfg, report=report)
+        from .pruning import add_pruning_hook  # optuna: only with a pruner
+        add_pruning_hook(cfg, report)
     if arch is not None:
         head_cfg = arch.head_config()
         head = cfg.model.decode_head

@@ -18,10 +18,10 @@ import mmseg.models  # noqa: F401
 import optuna  # noqa: F401  (trials of a search with a pruner report)
 import torch
 
-import mmseg_dpc
-from mmseg_dpc.search.processes import DRIVER_PID, die_with_parent
-
-mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
+# what a trial's config registers (custom_imports), imported once here
+from .. import datasets, engine, models  # noqa: F401
+from . import pruning  # noqa: F401  (the hook of trials with a pruner)
+from .processes import DRIVER_PID, die_with_parent
 
 
 def release_fork_server() -> None:

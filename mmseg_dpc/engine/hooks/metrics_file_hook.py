@@ -1,10 +1,11 @@
 """Each validation's metrics in one explicit file, ``WORK_DIR/metrics.json``.
 
 The search reads a trial's outcome from this file, never from mmengine's log
-layout (``*/vis_data/scalars.json``), which is a logging detail. In a
-search with a pruner the hook also validates at the rungs, reports to the
-study and stops the run when the pruner says so (see
-:mod:`mmseg_dpc.search.pruning`).
+layout (``*/vis_data/scalars.json``), which is a logging detail. The hook
+validates at extra steps (``rungs``) on request, and a subclass may stop
+the run after a validation (:meth:`MetricsFileHook.stop_here`): the
+search's pruning hook does (:mod:`mmseg_dpc.search.pruning`), so this layer
+knows nothing of studies.
 """
 from __future__ import annotations
 
@@ -29,33 +30,32 @@ class MetricsFileHook(Hook):
     (``step``, ``mIoU``/``aAcc``/``mAcc``, ``time`` since training began
     and ``val_s`` the validation took), ``nonfinite_loss``, the first step
     whose training loss was NaN or infinite, and ``pruned``, the step and
-    value at which the pruner stopped the run (both ``None`` if not).
+    value at which :meth:`stop_here` stopped the run (both ``None`` if
+    not).
 
     Args:
-        rungs: iterations at which to validate (besides ``val_interval``),
-            report and let the pruner decide.
-        report: ``TrialReporter`` arguments (study, trial, pruner): report
-            each validation's mIoU to the search's study.
+        rungs: iterations at which to validate too (besides
+            ``val_interval``); :meth:`stop_here` decides there.
     """
 
     priority = 'VERY_LOW'
 
-    def __init__(self, rungs: Sequence[int] = (),
-                 report: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(self, rungs: Sequence[int] = ()) -> None:
         self.val = []
         self.nonfinite_loss: Optional[Dict[str, Any]] = None
         self.pruned: Optional[Dict[str, Any]] = None
         self.rungs = set(rungs)
-        self.report = report
-        self._reporter = None
         self._rung_step: Optional[int] = None
         self._started = self._val_started = 0.0
 
     def before_train(self, runner) -> None:
         self._started = time.time()
-        if self.report:
-            from mmseg_dpc.search.pruning import TrialReporter
-            self._reporter = TrialReporter(**self.report)
+
+    def stop_here(self, runner, step: int, miou: float,
+                  at_rung: bool) -> bool:
+        """Whether the run stops after the validation of ``step`` (mIoU
+        ``miou``; ``at_rung``: one of ``rungs``). Never, here."""
+        return False
 
     def before_val_epoch(self, runner) -> None:
         self._val_started = time.time()
@@ -87,9 +87,8 @@ class MetricsFileHook(Hook):
         entry.update(time=round(time.time() - self._started, 3),
                      val_s=round(time.time() - self._val_started, 3))
         self.val.append(entry)
-        if self._reporter is not None and 'mIoU' in entry and \
-                self._reporter.report(step, entry['mIoU'],
-                                      decide=step in self.rungs):
+        if 'mIoU' in entry and self.stop_here(runner, step, entry['mIoU'],
+                                              step in self.rungs):
             self.pruned = dict(step=step, mIoU=entry['mIoU'])
             runner.train_loop.stop_training = True
         self._write(runner)
@@ -102,14 +101,20 @@ class MetricsFileHook(Hook):
                      pruned=self.pruned))
 
 
+def _is_metrics_hook(hook: Dict[str, Any]) -> bool:
+    kind = hook.get('type')
+    cls = HOOKS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, MetricsFileHook)
+
+
 def add_metrics_hook(cfg, **kwargs) -> None:
-    """Add :class:`MetricsFileHook` (with ``kwargs``) to
-    ``cfg.custom_hooks``, or set ``kwargs`` on the one there."""
+    """Add :class:`MetricsFileHook` (with ``kwargs``; ``type`` names a
+    subclass) to ``cfg.custom_hooks``, or set ``kwargs`` on the one (or
+    subclass) there."""
     hooks = list(cfg.get('custom_hooks') or [])
-    hook = next((h for h in hooks if h.get('type') in (
-        'MetricsFileHook', MetricsFileHook)), None)
+    hook = next((h for h in hooks if _is_metrics_hook(h)), None)
     if hook is None:
-        hooks.append(dict(type='MetricsFileHook', **kwargs))
+        hooks.append(dict(dict(type='MetricsFileHook'), **kwargs))
     else:
         hook.update(kwargs)
     cfg.custom_hooks = hooks

@@ -43,6 +43,7 @@ from ..models.utils.bn_reestimation import reestimate_bn_statistics
 from ..models.utils.cell_spec import Branch
 from .architecture import Architecture
 from .cached_batches import FeatureBatch, load_feature_batch
+from .scoring_progress import ScoringProgress
 from .space import DPCSearchSpace
 
 ORDERS = ('prefix', 'given')
@@ -105,29 +106,6 @@ class OneShotScore:
     index: int
 
 
-@dataclass(frozen=True)
-class ScoringProgress:
-    """Where a :meth:`OneShotScorer.score_cells` run stands, after each
-    cell."""
-    done: int
-    total: int
-    elapsed_s: float
-    #: branch computations served by the memo / computed
-    memo_hits: int
-    memo_misses: int
-
-    @property
-    def cells_per_s(self) -> float:
-        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def eta_s(self) -> Optional[float]:
-        """Seconds left at the rate so far (None before the first cell)."""
-        if self.done == 0:
-            return None
-        return self.elapsed_s / self.done * (self.total - self.done)
-
-
 @dataclass
 class _BranchOutputs:
     """A branch's outputs on the BN batches (training-mode BN) and on the
@@ -172,8 +150,11 @@ class OneShotScorer:
         ignore_index: label value the metric ignores.
     """
 
-    def __init__(self, head: DPCSupernetHead, bn_batches: Sequence[FeatureBatch],
-                 val: FeatureBatch, options: OneShotOptions = OneShotOptions(),
+    def __init__(self,
+                 head: DPCSupernetHead,
+                 bn_batches: Sequence[FeatureBatch],
+                 val: FeatureBatch,
+                 options: OneShotOptions = OneShotOptions(),
                  ignore_index: int = 255) -> None:
         if not isinstance(head, DPCSupernetHead):
             raise ValueError(f'OneShotScorer needs a DPCSupernetHead, got '

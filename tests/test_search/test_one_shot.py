@@ -65,8 +65,8 @@ def test_supernet_trains_and_resumes_through_the_runner(trained):
                                                     'iter_2.pth'))
     saved = torch.load(ckpt, map_location='cpu', weights_only=False)
     assert int(saved['state_dict']['decode_head.num_sampled']) == 4
-    scalars = [json.loads(line) for f in sorted(glob.glob(
-        osp.join(cfg.work_dir, '*/vis_data/scalars.json'))) for line in open(f)]
+    files = glob.glob(osp.join(cfg.work_dir, '*/vis_data/scalars.json'))
+    scalars = [json.loads(line) for f in sorted(files) for line in open(f)]
     assert sum('mIoU' in s for s in scalars) == 2
     assert all(torch.isfinite(torch.tensor(s['loss'])) for s in scalars
                if 'loss' in s)

@@ -148,3 +148,32 @@ def test_every_path_the_docs_name_exists():
                if not (osp.isfile(osp.join(REPO, path)) if '::' not in path
                        else find_config(path))]
     assert not missing, missing
+
+
+LINK = re.compile(r'\]\(([^)\s]+)\)')
+
+
+def _anchors(md_path) -> set:
+    """GitHub's anchors of a Markdown file's headings."""
+    with open(md_path) as f:
+        headings = [line.lstrip('#').strip() for line in f
+                    if line.startswith('#')]
+    return {re.sub(r'[^\w\- ]', '', h.lower()).replace(' ', '-')
+            for h in headings}
+
+
+def test_every_relative_link_of_the_docs_resolves():
+    broken = []
+    for doc in _doc_files():
+        with open(doc) as f:
+            targets = LINK.findall(f.read())
+        for target in targets:
+            if re.match(r'[a-z]+://', target):
+                continue
+            path, _, anchor = target.partition('#')
+            dest = osp.normpath(osp.join(osp.dirname(doc), path)) if path \
+                else doc
+            if not osp.exists(dest) or (
+                    anchor and anchor not in _anchors(dest)):
+                broken.append(f'{target} (in {osp.relpath(doc, REPO)})')
+    assert not broken, broken

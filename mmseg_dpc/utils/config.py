@@ -8,11 +8,15 @@ import os.path as osp
 from typing import Any, List, Optional
 
 from mmengine.config import Config
+from mmengine.config.utils import MODULE2PACKAGE
 
 PACKAGE = 'mmseg_dpc'
 # what names a shipped config, as mmengine's ``package::`` syntax does
 PACKAGE_PREFIX = PACKAGE + '::'
 SHIPPED_PREFIX = 'configs' + os.sep
+# mmengine resolves ``_base_ = 'mmseg_dpc::dpc/x.py'`` in the installed
+# package's .mim/configs once it knows the module's distribution
+MODULE2PACKAGE.setdefault(PACKAGE, 'mmseg-dpc')
 
 
 def shipped_configs_dir() -> str:

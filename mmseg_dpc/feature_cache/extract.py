@@ -19,13 +19,49 @@ from torch.utils.data import DataLoader, Subset
 
 from ..utils.config import resolve_config_path
 from .storage import (CacheError, FeatureCache, FeatureCacheWriter,
-                            file_sha256, source_hash)
+                      file_sha256, source_hash)
 
 DEFAULT_CACHE_PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
+# the test_pipeline's transforms the cache copies (what fixes the scale the
+# full model validates at); any other one needs an explicit cache_pipeline
+LOADING = ('LoadImageFromFile', 'LoadAnnotations')
+RESIZING = ('Resize', 'ResizeToMultiple', 'ResizeShortestEdge')
+PACKING = ('PackSegInputs', )
+
+
+def cache_pipeline(cfg: Config) -> List[dict]:
+    """What each image goes through before the backbone: the config's
+    ``cache_pipeline``, or else its ``test_pipeline``'s loading and
+    resizing (the scale the full model validates at, no augmentation),
+    with the labels loaded before the resize so that they are resized with
+    the image; without a ``test_pipeline``, images at their native size.
+
+    A ``test_pipeline`` with any other transform is refused, naming it:
+    the cache cannot tell whether it changes the scale."""
+    if 'cache_pipeline' in cfg:
+        return [dict(t) for t in cfg.cache_pipeline]
+    test = cfg.get('test_pipeline')
+    if not test:
+        return [dict(t) for t in DEFAULT_CACHE_PIPELINE]
+    other = [t['type'] for t in test
+             if t['type'] not in LOADING + RESIZING + PACKING]
+    if other:
+        raise ValueError(
+            f'{cfg.filename}: its test_pipeline has {", ".join(other)}, '
+            'from which the feature cache cannot take the scale the full '
+            'model validates at; set cache_pipeline (loading, the resize '
+            'of the test_pipeline, PackSegInputs)')
+
+    def of(kinds, default=None):
+        found = [dict(t) for t in test if t['type'] in kinds]
+        return found or ([dict(type=default)] if default else [])
+    return (of(('LoadImageFromFile', ), 'LoadImageFromFile') +
+            of(('LoadAnnotations', ), 'LoadAnnotations') + of(RESIZING) +
+            of(PACKING, 'PackSegInputs'))
 
 
 def head_levels(cfg: Config) -> List[int]:
@@ -72,8 +108,7 @@ def feature_source(cfg: Config, levels: Sequence[int], dtype: str) -> dict:
         backbone=cfg.model.backbone.to_dict(),
         neck=cfg.model.get('neck') and cfg.model.neck.to_dict(),
         data_preprocessor=cfg.model.data_preprocessor.to_dict(),
-        pipeline=[dict(p) for p in cfg.get('cache_pipeline',
-                                           DEFAULT_CACHE_PIPELINE)],
+        pipeline=cache_pipeline(cfg),
         levels=list(levels),
         dtype=dtype)
 
@@ -108,8 +143,7 @@ def cache_features(cfg: Config,
     loader_cfg = cfg.get(f'{split}_dataloader')
     if loader_cfg is None:
         raise ValueError(f'config has no {split}_dataloader')
-    ds_cfg = _with_pipeline(loader_cfg.dataset,
-                            cfg.get('cache_pipeline', DEFAULT_CACHE_PIPELINE))
+    ds_cfg = _with_pipeline(loader_cfg.dataset, cache_pipeline(cfg))
     dataset = DATASETS.build(ds_cfg)
     if len(dataset) == 0:
         raise ValueError(f'{split} split of {ds_cfg.get("data_root")} is '

@@ -11,7 +11,8 @@ the defaults of --checkpoint and --dtype (a proxy trains only on a cache
 made from the checkpoint its config names).
 
 Runs the backbone once per image (with the config's ``cache_pipeline``, or
-load + annotations only) and writes memory-mappable shards and a manifest to
+else its ``test_pipeline``'s loading and resizing: the scale the full model
+validates at) and writes memory-mappable shards and a manifest to
 ``CACHE_DIR/SPLIT``. Re-running the same command resumes an interrupted run;
 a cache made with another backbone/config/checkpoint is refused.
 """

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from mmseg_dpc.feature_cache import (CacheError, FeatureCache, FeatureCacheWriter,
-                             cache_features, config_source_hash)
+from mmseg_dpc.feature_cache import (CacheError, FeatureCache,
+                                     FeatureCacheWriter, cache_features,
+                                     config_source_hash)
 
 from ..conftest import DEMO_CONFIG
 
@@ -94,7 +95,8 @@ def test_corrupt_shard_is_named_and_rebuilt(tmp_path, shapes_root, capsys):
               for n in os.listdir(split_dir)
               if n.startswith('shard_') and not n.startswith('shard_00002')}
     build(cfg, tmp_path)  # re-running repairs just that shard
-    assert 'shard 2: shard_00002.feat0.npy is corrupt' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'shard 2: shard_00002.feat0.npy is corrupt' in out
     FeatureCache(split_dir)
     for n, mtime in others.items():
         assert os.stat(osp.join(split_dir, n)).st_mtime_ns == mtime
@@ -206,11 +208,10 @@ def test_shipped_cache_pipelines_keep_labels_aligned(tmp_path, proxy):
     from mmcv.transforms import Compose
     from mmengine.registry import init_default_scope
 
-    from mmseg_dpc.feature_cache import resolve_cache_config
-    from mmseg_dpc.feature_cache.extract import DEFAULT_CACHE_PIPELINE
+    from mmseg_dpc.feature_cache import cache_pipeline, resolve_cache_config
     init_default_scope('mmseg')
     source, _, _ = resolve_cache_config(Config.fromfile(proxy))
-    pipeline = Compose(source.get('cache_pipeline', DEFAULT_CACHE_PIPELINE))
+    pipeline = Compose(cache_pipeline(source))
     h, w = 300, 407
     img = np.zeros((h, w, 3), np.uint8)
     img[:, :150] = (0, 0, 255)  # BGR red
@@ -262,3 +263,29 @@ def test_proxy_training_refuses_a_cache_of_another_checkpoint(
         check_proxy_cache(proxy)
     proxy.feature_checkpoint = str(ckpt)
     assert check_proxy_cache(proxy) == (160, 8, 8)
+
+
+def test_the_cache_holds_the_scale_the_full_model_validates_at(
+        tmp_path, shapes_root):
+    """Without ``cache_pipeline``, the cache takes the ``test_pipeline``'s
+    resize (labels resized with the images), not the images' native size;
+    a test_pipeline it cannot read is refused, naming the transform."""
+    test_pipeline = [dict(type='LoadImageFromFile'),
+                     dict(type='Resize', scale=(64, 64), keep_ratio=True),
+                     dict(type='LoadAnnotations'),
+                     dict(type='PackSegInputs')]
+    cfg = demo_cfg(shapes_root)
+    cfg.test_pipeline = test_pipeline
+    assert 'cache_pipeline' not in cfg
+    cache = FeatureCache(build(cfg, tmp_path / 'resized'))
+    assert cache.manifest['feature_shapes'] == [[160, 4, 4]]  # 64 px / 16
+    assert cache[0][1].shape == (64, 64)
+    native = FeatureCache(build(demo_cfg(shapes_root), tmp_path / 'native'))
+    assert native.manifest['feature_shapes'] == [[160, 8, 8]]  # 128 px
+    assert config_source_hash(cfg, [3]) != config_source_hash(
+        demo_cfg(shapes_root), [3])
+    cfg.test_pipeline = test_pipeline[:1] + [
+        dict(type='RandomFlip', prob=0.5)] + test_pipeline[1:]
+    with pytest.raises(ValueError, match='test_pipeline has RandomFlip.*'
+                       'set cache_pipeline'):
+        build(cfg, tmp_path / 'refused')

@@ -24,11 +24,14 @@ from ..engine import add_metrics_hook, read_metrics, read_metrics_file
 from ..feature_cache import expect_cache_source
 from ..utils.config import resolve_config_path
 from .architecture import Architecture
+from .fingerprint import ChangedRunsError, ConfigChange, config_change
 from .record import TrialRecord
 
 # the module each trial runs (``python -m``): part of the installed package,
 # so trials start wherever the package is installed, clone or wheel
 TRAIN_MODULE = 'mmseg_dpc.tools.train'
+# what TrialRunner.train does with a kept run made under other settings
+ON_CHANGED = ('retrain', 'refuse')
 
 
 def trial_dir_name(number: int, arch: Architecture) -> str:
@@ -69,12 +72,12 @@ def load_base_config(path: str, cfg_options: Optional[dict] = None,
                   filename=cfg.filename)
 
 
-def write_trial_config(base: Config, arch: Optional[Architecture],
-                       out_dir: str, seed: int = 0,
-                       report: Optional[Dict[str, Any]] = None) -> str:
+def trial_config(base: Config, arch: Optional[Architecture], out_dir: str,
+                 seed: int = 0,
+                 report: Optional[Dict[str, Any]] = None) -> Config:
     """``base`` (see :func:`load_base_config`) with ``arch`` in its DPC
-    head (``None``: the head as it is), dumped as ``out_dir/config.py``;
-    returns its path. ``report``: the trial reports to the study (see
+    head (``None``: the head as it is), the seed and work dir of a run in
+    ``out_dir``. ``report``: the trial reports to the study (see
     :mod:`.pruning`)."""
     cfg = copy.deepcopy(base)
     if report is not None:
@@ -90,6 +93,15 @@ def write_trial_config(base: Config, arch: Optional[Architecture],
         cfg.arch_hash = arch.hash
     cfg.work_dir = osp.abspath(out_dir)
     cfg.randomness = dict(seed=seed)
+    return cfg
+
+
+def write_trial_config(base: Config, arch: Optional[Architecture],
+                       out_dir: str, seed: int = 0,
+                       report: Optional[Dict[str, Any]] = None) -> str:
+    """:func:`trial_config` dumped as ``out_dir/config.py``; returns its
+    path."""
+    cfg = trial_config(base, arch, out_dir, seed, report)
     os.makedirs(out_dir, exist_ok=True)
     path = osp.join(out_dir, 'config.py')
     cfg.dump(path)
@@ -145,13 +157,23 @@ class TrialRunner:
             split between the launcher's workers).
         initialised: what the models start from, for the records.
         env: more environment variables of the trial processes.
+        on_changed: what :meth:`train` does with a complete run whose
+            ``config.py`` differs from the one it would write now (other
+            settings, in a resumed work dir): ``'retrain'`` it, or
+            ``'refuse'``: raise :class:`~.fingerprint.ChangedRunsError`
+            naming the keys that differ, before anything trains.
     """
 
     def __init__(self, launcher, base: Config, seed: int = 0,
                  timeout: Optional[float] = None,
                  threads_per_trial: Optional[int] = None,
                  initialised: Optional[str] = None,
-                 env: Optional[Dict[str, str]] = None) -> None:
+                 env: Optional[Dict[str, str]] = None,
+                 on_changed: str = 'retrain') -> None:
+        if on_changed not in ON_CHANGED:
+            raise ValueError(f'on_changed must be one of {ON_CHANGED}, got '
+                             f'{on_changed!r}')
+        self.on_changed = on_changed
         self.launcher = launcher
         self.base = base
         self.seed = seed
@@ -165,11 +187,27 @@ class TrialRunner:
     def free_slots(self) -> int:
         return self.launcher.free_slots
 
+    def config(self, run: TrialRun) -> Config:
+        """The config ``run`` trains with."""
+        return trial_config(run.base or self.base, run.arch, run.dir,
+                            seed=self.seed if run.seed is None else run.seed,
+                            report=run.report)
+
     def prepare(self, run: TrialRun) -> None:
         """Write the trial's ``config.py`` (raises where it cannot)."""
         write_trial_config(run.base or self.base, run.arch, run.dir,
                            seed=self.seed if run.seed is None else run.seed,
                            report=run.report)
+
+    def changed(self, run: TrialRun) -> Optional[ConfigChange]:
+        """How the ``config.py`` in ``run``'s folder differs from the one
+        :meth:`prepare` would write now (``None``: it does not)."""
+        path = osp.join(run.dir, 'config.py')
+        if not osp.isfile(path):
+            return ConfigChange(run.dir, ('config.py (missing)', ))
+        change = config_change(run.dir, Config.fromfile(path),
+                               self.config(run))
+        return change if change.keys else None
 
     def launch(self, run: TrialRun) -> None:
         self.launcher.submit(
@@ -210,20 +248,32 @@ class TrialRunner:
               before: Optional[Callable[[int, int], None]] = None,
               after: Optional[Callable[..., None]] = None
               ) -> Dict[Any, TrialRecord]:
-        """Train every run whose folder holds no COMPLETE record (those are
-        kept: a resume trains nothing twice), writing each new record;
-        returns ``{run.key: record}`` of all. ``before(kept, to_train)`` is
-        called once before training, ``after(run, record, done, total,
-        eta_s)`` as each run ends."""
+        """Train every run whose folder holds no COMPLETE record made with
+        the config it would get now (those are kept: a resume trains
+        nothing twice, and never keeps a run of other settings: see
+        ``on_changed``), writing each new record; returns ``{run.key:
+        record}`` of all. ``before(kept, to_train)`` is called once before
+        training, ``after(run, record, done, total, eta_s)`` as each run
+        ends."""
         records: Dict[Any, TrialRecord] = {}
-        queue = []
+        queue, changes = [], []
         for run in runs:
             prev = TrialRecord.read(run.dir)
-            if prev and prev.complete:
+            change = self.changed(run) if prev and prev.complete else None
+            if prev and prev.complete and change is None:
                 records[run.key] = prev
             else:
-                self.prepare(run)
+                if change is not None:
+                    changes.append(change)
                 queue.append(run)
+        if changes and self.on_changed == 'refuse':
+            raise ChangedRunsError(changes)
+        if changes:
+            print(f'[runner] {len(changes)} complete run(s) were trained '
+                  'under other settings and are trained again:\n  ' +
+                  '\n  '.join(c.describe() for c in changes), flush=True)
+        for run in queue:
+            self.prepare(run)
         if before is not None:
             before(len(records), len(queue))
         total, done, start = len(queue), 0, time.time()

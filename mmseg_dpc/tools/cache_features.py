@@ -17,6 +17,7 @@ validates at) and writes memory-mappable shards and a manifest to
 a cache made with another backbone/config/checkpoint is refused.
 """
 import argparse
+import os.path as osp
 import sys
 
 from mmengine.config import DictAction
@@ -26,6 +27,7 @@ from mmseg_dpc.feature_cache import (CacheError, cache_features,
                                      resolve_cache_config)
 from mmseg_dpc.tools.cli import load_config_file
 from mmseg_dpc.utils.checkpoint import CheckpointError, check_checkpoint
+from mmseg_dpc.utils.third_party_log import third_party_log
 
 mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
 
@@ -71,16 +73,20 @@ def main() -> None:
         except CheckpointError as e:
             sys.exit(f'error: {e}')
     dtype = a.dtype or cfg.get('feature_dtype', 'float16')
-    for split in a.split:
-        print(f'[cache] {split} -> {out}/{split}')
-        try:
-            d = cache_features(source, split, out, checkpoint=checkpoint,
-                               levels=a.levels or levels, dtype=dtype,
-                               shard_size=a.shard_size,
-                               batch_size=a.batch_size, device=a.device)
-        except CacheError as e:
-            sys.exit(f'error: {e}')
-        print(f'[cache] {split} done: {d}')
+    with third_party_log(osp.join(out, 'cache_features.log')) as log:
+        for split in a.split:
+            print(f'[cache] {split} -> {out}/{split}', flush=True)
+            try:
+                d = cache_features(source, split, out,
+                                   checkpoint=checkpoint,
+                                   levels=a.levels or levels, dtype=dtype,
+                                   shard_size=a.shard_size,
+                                   batch_size=a.batch_size, device=a.device)
+            except CacheError as e:
+                sys.exit(f'error: {e}')
+            print(f'[cache] {split} done: {d}', flush=True)
+    if log.summary():
+        print(f'[cache] {log.summary()}')
 
 
 if __name__ == '__main__':

@@ -53,8 +53,8 @@ def main() -> int:
 
     import mmseg_dpc
     mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
-    from mmseg_dpc.search.driver import SearchDriver, SearchStopped
     from mmseg_dpc.tools.cli import load_config_file
+    from mmseg_dpc.utils.third_party_log import third_party_log
     options = {}
     if a.cfg_options:
         parser = argparse.ArgumentParser()
@@ -64,6 +64,16 @@ def main() -> int:
     cfg.merge_from_dict(options)
     work_dir = a.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(a.config))[0])
+    with third_party_log(osp.join(work_dir, 'third_party.log')) as log:
+        code = run(cfg, work_dir, a)
+    if log.summary():
+        print(f'[search] {log.summary()}', flush=True)
+    return code
+
+
+def run(cfg, work_dir: str, a: argparse.Namespace) -> int:
+    """Build the driver and run the search; the exit code."""
+    from mmseg_dpc.search.driver import SearchDriver, SearchStopped
     try:
         driver = SearchDriver(cfg, work_dir, workers=a.workers,
                               launcher=a.launcher, storage=a.storage,

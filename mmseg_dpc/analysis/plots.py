@@ -7,6 +7,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..search.progress import num
+
 
 def _plt():
     import matplotlib
@@ -117,10 +119,7 @@ def plot_proxy_vs_full(proxy: Sequence[float], full: Sequence[float],
                     textcoords='offset points')
     ax.set_xlabel('proxy mIoU')
     ax.set_ylabel('full-task mIoU')
-
-    def fmt(v):
-        return 'n/a' if v is None else f'{v:.2f}'
-    ax.set_title(f'Spearman {fmt(spearman)}, Kendall {fmt(kendall)}',
+    ax.set_title(f'Spearman {num(spearman)}, Kendall {num(kendall)}',
                  fontsize=10)
     return _save(fig, path)
 

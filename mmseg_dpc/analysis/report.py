@@ -1,21 +1,24 @@
-"""One report per search: ``report.md`` with its PNGs, in the work dir."""
+"""One report per search: ``report.md`` with its PNGs, in the work dir,
+from the files the search wrote (read through the modules that write
+them)."""
 from __future__ import annotations
 
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
-from ..search.architecture import Architecture
-from .cell_graph import draw_cell
 from ..engine import read_metrics_file
-from ..utils.io import read_json
+from ..search.leaderboard import read_leaderboard, read_summary, row_cell
+from ..search.progress import num
+from ..search.record import COMPLETE, FAILED, PRUNED
+from ..search.rerank import RerankResult, read_rerank
+from ..search.verdict import read_verdicts
+from .cell_graph import draw_cell
 from .plots import (branch_contributions, plot_branch_contributions,
                     plot_learning_curves, plot_pareto, plot_proxy_vs_full,
                     plot_search_progress)
 
-
-def _fmt(v: Optional[float]) -> str:
-    return 'failed' if v is None else f'{v:.2f}'
+Row = Dict[str, Any]  # of the leaderboard
 
 
 def last_checkpoint(run_dir: str) -> Optional[str]:
@@ -65,102 +68,130 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     """Draw the plots of the search in ``work_dir`` and write
     ``report.md``; returns its path. ``extra`` adds a table of named
     figures (e.g. the demo's baseline)."""
-    board: List[dict] = read_json(osp.join(work_dir, 'leaderboard.json')) or []
-    rerank = read_json(osp.join(work_dir, 'rerank.json'))
-    summary = read_json(osp.join(work_dir, 'summary.json')) or {}
-    done = [r for r in board if r['status'] == 'COMPLETE']
+    board = read_leaderboard(work_dir)
+    summary = read_summary(work_dir)
+    done = [r for r in board if r['status'] == COMPLETE]
     if not done:
         raise ValueError(f'{work_dir}: no complete trial to report on (no '
                          'leaderboard.json of a search with results)')
     figs = osp.join(work_dir, 'report')
     os.makedirs(figs, exist_ok=True)
-    pruned = [r for r in board if r['status'] == 'PRUNED']
+    pruned = [r for r in board if r['status'] == PRUNED]
     lines = [f'# DPC search report: {summary.get("study", "")}', '',
              f'{len(done)} complete trials, {len(pruned)} pruned, '
-             f'{sum(r["status"] == "FAILED" for r in board)} failed. '
+             f'{sum(r["status"] == FAILED for r in board)} failed. '
              'All numbers below were measured by this run.', '']
-    best, worst = done[0], done[-1]
-    for name, row in (('best', best), ('worst', worst)):
-        arch = Architecture.from_json(row['arch'])
-        draw_cell(arch.branches, osp.join(figs, f'{name}_cell.png'),
-                  f'{name} cell {row["arch_hash"]}: proxy mIoU '
-                  f'{row["mIoU"]:.2f}')
-    lines += ['## Best and worst cells', '',
-              '![best cell](report/best_cell.png)', '',
-              '![worst cell](report/worst_cell.png)', '']
-    ckpt = last_checkpoint(best['trial_dir'])
-    if ckpt:
-        contrib = branch_contributions(ckpt)
-        arch = Architecture.from_json(best['arch'])
-        labels = [f'[{i}] {b.describe()}' for i, b in
-                  enumerate(arch.branches)]
-        plot_branch_contributions(contrib['l1'], labels,
-                                  osp.join(figs, 'best_contributions.png'),
-                                  f'best cell {best["arch_hash"]}: '
-                                  'per-branch contribution')
-        lines += ['## Per-branch contribution (best cell, proxy '
-                  'checkpoint)', '',
-                  '![contributions](report/best_contributions.png)', '']
-    plot_search_progress([r['trial'] for r in done],
-                         [r['mIoU'] for r in done],
-                         osp.join(figs, 'progress.png'))
-    plot_pareto([r['mIoU'] for r in done], [r['flops'] for r in done],
-                osp.join(figs, 'pareto.png'))
-    lines += ['## Search progress', '', '![progress](report/progress.png)',
-              '', '## mIoU against FLOPs', '', '![pareto](report/pareto.png)',
-              '']
-    trained = done + pruned
-    curves = [[(v['step'], v['mIoU']) for v in (read_metrics_file(
-        r['trial_dir']) or {}).get('val', []) if 'mIoU' in v]
-        if r.get('trial_dir') else [] for r in trained]
-    if any(curves):
-        rungs = summary.get('rungs') or []
-        plot_learning_curves(curves, [r['status'] == 'PRUNED'
-                                      for r in trained], rungs,
-                             osp.join(figs, 'learning_curves.png'))
-        lines += ['## Learning curves', '',
-                  '![learning curves](report/learning_curves.png)', '']
-        if pruned:
-            at: Dict[int, int] = {}
-            for r in pruned:
-                at[r['stopped_at']] = at.get(r['stopped_at'], 0) + 1
-            lines += ['Pruned: ' + ', '.join(
-                f'{n} at iteration {s}' for s, n in sorted(at.items())) +
-                f' (rungs {rungs}).', '']
-    if rerank and rerank.get('trials'):
-        ok = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
-        plot_proxy_vs_full([r['proxy_mIoU'] for r in ok],
-                           [r['full_mIoU'] for r in ok],
-                           [r['arch_hash'] for r in ok],
-                           osp.join(figs, 'proxy_vs_full.png'),
-                           rerank.get('spearman'), rerank.get('kendall'))
-        lines += ['## Re-ranking on the full task', '',
-                  '![proxy vs full](report/proxy_vs_full.png)', '',
-                  '| proxy rank | trial | cell | proxy mIoU | full mIoU |',
-                  '| --- | --- | --- | --- | --- |']
-        for r in rerank['trials']:
-            lines.append(f'| {r["proxy_rank"]} | {r["trial"]} | '
-                         f'{r["arch_hash"]} | {r["proxy_mIoU"]:.2f} | '
-                         f'{_fmt(r["full_mIoU"])} |')
-        lines += ['', f'Spearman {rerank.get("spearman")}, Kendall '
-                  f'{rerank.get("kendall")} (n = {rerank.get("n")}).', '']
-    verdicts = read_json(osp.join(work_dir, 'verdicts.json'))
+    lines += _cells(figs, done[0], done[-1])
+    lines += _contributions(figs, done[0])
+    lines += _progress(figs, done)
+    lines += _learning_curves(figs, done + pruned, summary.get('rungs') or [])
+    rerank = read_rerank(work_dir)
+    if rerank and rerank.trials:
+        lines += _rerank(figs, rerank)
+    verdicts = read_verdicts(work_dir)
     if verdicts:
         lines += verdict_table(verdicts)
     if extra:
         lines += ['## Comparison', '', '| model | value |', '| --- | --- |']
         lines += [f'| {k} | {v} |' for k, v in extra.items()]
         lines.append('')
-    lines += ['## Leaderboard (top 10)', '',
-              '| rank | trial | cell | proxy mIoU | params | MFLOPs |',
-              '| --- | --- | --- | --- | --- | --- |']
-    for r in done[:10]:
-        lines.append(f'| {r["rank"]} | {r["trial"]} | {r["arch_hash"]} | '
-                     f'{r["mIoU"]:.2f} | {r["params"]:,} | '
-                     f'{r["flops"] / 1e6:.1f} |')
-    lines += ['', 'Full results: `leaderboard.csv`, `leaderboard.json`, '
-              '`summary.json`, `rerank.json`; each trial in `trials/`.', '']
+    lines += _leaderboard(done)
     path = osp.join(work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
     return path
+
+
+def _cells(figs: str, best: Row, worst: Row) -> List[str]:
+    """The best and the worst cell, drawn."""
+    for name, row in (('best', best), ('worst', worst)):
+        draw_cell(row_cell(row).branches, osp.join(figs, f'{name}_cell.png'),
+                  f'{name} cell {row["arch_hash"]}: proxy mIoU '
+                  f'{row["mIoU"]:.2f}')
+    return ['## Best and worst cells', '',
+            '![best cell](report/best_cell.png)', '',
+            '![worst cell](report/worst_cell.png)', '']
+
+
+def _contributions(figs: str, best: Row) -> List[str]:
+    """The best cell's branches by their weight in its projection (where
+    its proxy checkpoint is kept)."""
+    ckpt = last_checkpoint(best['trial_dir'])
+    if not ckpt:
+        return []
+    contrib = branch_contributions(ckpt)
+    labels = [f'[{i}] {b.describe()}'
+              for i, b in enumerate(row_cell(best).branches)]
+    plot_branch_contributions(contrib['l1'], labels,
+                              osp.join(figs, 'best_contributions.png'),
+                              f'best cell {best["arch_hash"]}: '
+                              'per-branch contribution')
+    return ['## Per-branch contribution (best cell, proxy checkpoint)', '',
+            '![contributions](report/best_contributions.png)', '']
+
+
+def _progress(figs: str, done: List[Row]) -> List[str]:
+    """The best so far by trial, and mIoU against FLOPs."""
+    plot_search_progress([r['trial'] for r in done],
+                         [r['mIoU'] for r in done],
+                         osp.join(figs, 'progress.png'))
+    plot_pareto([r['mIoU'] for r in done], [r['flops'] for r in done],
+                osp.join(figs, 'pareto.png'))
+    return ['## Search progress', '', '![progress](report/progress.png)',
+            '', '## mIoU against FLOPs', '', '![pareto](report/pareto.png)',
+            '']
+
+
+def _learning_curves(figs: str, trained: List[Row],
+                     rungs: List[int]) -> List[str]:
+    """Each trained trial's validation mIoU by iteration, and where the
+    pruner stopped trials."""
+    curves = [[(v['step'], v['mIoU']) for v in (read_metrics_file(
+        r['trial_dir']) or {}).get('val', []) if 'mIoU' in v]
+        if r.get('trial_dir') else [] for r in trained]
+    if not any(curves):
+        return []
+    pruned = [r for r in trained if r['status'] == PRUNED]
+    plot_learning_curves(curves, [r['status'] == PRUNED for r in trained],
+                         rungs, osp.join(figs, 'learning_curves.png'))
+    lines = ['## Learning curves', '',
+             '![learning curves](report/learning_curves.png)', '']
+    if pruned:
+        at: Dict[int, int] = {}
+        for r in pruned:
+            at[r['stopped_at']] = at.get(r['stopped_at'], 0) + 1
+        lines += ['Pruned: ' + ', '.join(
+            f'{n} at iteration {s}' for s, n in sorted(at.items())) +
+            f' (rungs {rungs}).', '']
+    return lines
+
+
+def _rerank(figs: str, rerank: RerankResult) -> List[str]:
+    """Proxy against full-task mIoU of the re-ranked cells."""
+    ok = rerank.completed
+    plot_proxy_vs_full([r.proxy_mIoU for r in ok], [r.full_mIoU for r in ok],
+                       [r.arch_hash for r in ok],
+                       osp.join(figs, 'proxy_vs_full.png'), rerank.spearman,
+                       rerank.kendall)
+    lines = ['## Re-ranking on the full task', '',
+             '![proxy vs full](report/proxy_vs_full.png)', '',
+             '| proxy rank | trial | cell | proxy mIoU | full mIoU |',
+             '| --- | --- | --- | --- | --- |']
+    lines += [f'| {r.proxy_rank} | {r.trial} | {r.arch_hash} | '
+              f'{r.proxy_mIoU:.2f} | '
+              f'{"failed" if r.full_mIoU is None else num(r.full_mIoU)} |'
+              for r in rerank.trials]
+    return lines + ['', f'Spearman {num(rerank.spearman)}, Kendall '
+                    f'{num(rerank.kendall)} (n = {rerank.n}).', '']
+
+
+def _leaderboard(done: List[Row]) -> List[str]:
+    lines = ['## Leaderboard (top 10)', '',
+             '| rank | trial | cell | proxy mIoU | params | MFLOPs |',
+             '| --- | --- | --- | --- | --- | --- |']
+    lines += [f'| {r["rank"]} | {r["trial"]} | {r["arch_hash"]} | '
+              f'{r["mIoU"]:.2f} | {r["params"]:,} | '
+              f'{r["flops"] / 1e6:.1f} |' for r in done[:10]]
+    return lines + ['', 'Full results: `leaderboard.csv`, '
+                    '`leaderboard.json`, `summary.json`, `rerank.json`; '
+                    'each trial in `trials/`.', '']

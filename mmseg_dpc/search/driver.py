@@ -1,12 +1,14 @@
-"""The search driver: wires settings, study, strategy, runner and
-re-ranking together, and shows progress.
+"""The search driver: wires settings, study, strategy, runner, re-ranking
+and the verdict together, and reports progress.
 
 Data flows one way: the search config is checked into
 :class:`~.settings.SearchSettings`; the :class:`~.ledger.StudyLedger` holds
 the study; the :class:`~.scheduler.TrialScheduler` runs proxy trials through
-a :class:`~.runner.TrialRunner` until ``num_trials`` are complete; each
-trial's :class:`~.record.TrialRecord` goes to its folder and the study;
-the leaderboard and re-ranking read them back.
+a :class:`~.runner.TrialRunner` until ``num_trials`` are evaluated
+(complete, or stopped by the pruner); each trial's
+:class:`~.record.TrialRecord` goes to its folder and the study; the
+leaderboard and re-ranking read them back from the ledger. Progress goes
+to ``progress.jsonl`` as events (:mod:`.progress`).
 """
 from __future__ import annotations
 
@@ -16,13 +18,14 @@ import time
 from typing import Any, Dict, Optional
 
 from ..engine import add_metrics_hook
-from ..feature_cache import check_proxy_cache
+from ..feature_cache import cache_manifests, check_proxy_cache
 from ..registry import SEARCH_SPACES
 from .cost import proxy_head_cost
 from .launchers import build_launcher
 from .leaderboard import write_leaderboard
 from .ledger import StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
+from .progress import ProgressLog
 from .pruning import STORAGE_ENV, build_pruner, rung_steps
 from .rerank import Reranker
 from .runner import TrialRunner, load_base_config
@@ -32,12 +35,6 @@ from .strategies import build_sampler
 from .verdict import Verdicts
 
 __all__ = ['SearchDriver', 'SearchStopped']
-
-
-def fmt_time(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
-    return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
 
 
 class SearchDriver:
@@ -75,60 +72,31 @@ class SearchDriver:
         if self.rungs:
             add_metrics_hook(proxy, rungs=self.rungs)
         os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
+        self.launcher = build_launcher(launcher, workers, ray_address,
+                                       st.resources)
+        # every node that may run a trial sees the cache and the work dir
+        self.launcher.require_shared_paths(cache_manifests(proxy),
+                                           self.work_dir)
         url = storage or default_storage(self.work_dir)
         self.ledger = StudyLedger(
             st, url, build_sampler(st.strategy, self.space, st.seed), resume,
             build_pruner(st.pruner, self.max_iters))
-        self.launcher = build_launcher(launcher, workers, ray_address,
-                                       st.resources)
         runner = TrialRunner(self.launcher, proxy, st.seed, st.trial_timeout,
                              st.threads_per_trial,
                              env={STORAGE_ENV: url} if st.pruner else None)
         self.scheduler = TrialScheduler(
             st, self.ledger, runner, OptunaSpaceAdapter(self.space), cost,
             osp.join(self.work_dir, 'trials'), self.max_iters)
+        self.log = ProgressLog(self.work_dir)
         self.reranker = Reranker(
-            st.rerank, self.launcher, self.work_dir, st.seed,
-            st.trial_timeout, st.threads_per_trial) if st.rerank else None
+            st.rerank, self.launcher, self.work_dir, self.log, st.seed,
+            st.threads_per_trial) if st.rerank else None
         self.verdicts = Verdicts(
-            st.verdict, st.rerank, self.launcher, self.work_dir, st.seed,
-            st.trial_timeout, st.threads_per_trial) if st.verdict else None
-
-    def progress(self, start: float) -> str:
-        """One line: trials done/running/failed, the best, elapsed, ETA."""
-        st, sched = self.settings, self.scheduler
-        counts = self.ledger.counts()
-        best = self.ledger.best()
-        best = (f' | best {st.objectives[0]["name"]} {best[1]:.2f} (trial '
-                f'{best[0]}, {best[2]})' if best else '')
-        eta = ''
-        left = st.num_trials - counts['complete'] - counts['pruned']
-        if sched.walls and left > 0:
-            # each running trial: the mean less its time so far; the rest
-            # in full, spread over the workers
-            mean = sum(sched.walls) / len(sched.walls)
-            now = time.time()
-            running = [max(mean - (now - r.started), 0.0)
-                       for r in sched.runner.running.values() if r.started]
-            queued = max(left - len(running), 0) * mean
-            eta = (f', ETA '
-                   f'{fmt_time((sum(running) + queued) / self.launcher.workers)}')
-        # the prefetched trial is RUNNING in the study but not started yet
-        prepared = sched.prepared is not None
-        pruned = ''
-        if st.pruner is not None:
-            stops = [s for s in self.ledger.pruned_at.values() if s]
-            pruned = (f', {counts["pruned"]} pruned (saved '
-                      f'{sum(self.max_iters - s for s in stops):,} proxy '
-                      'iterations)')
-        return (f'[search] {counts["complete"] + counts["pruned"]}/'
-                f'{st.num_trials} done, {counts["running"] - prepared} '
-                f'running{" (+1 prepared)" if prepared else ""}, '
-                f'{counts["failed"]} failed{pruned}{best} | elapsed '
-                f'{fmt_time(time.time() - start)}{eta}')
+            st.verdict, st.rerank, self.launcher, self.work_dir, self.log,
+            st.seed, st.threads_per_trial) if st.verdict else None
 
     def run(self) -> Dict[str, Any]:
-        """Run until ``num_trials`` trials are complete, then re-rank and
+        """Run until ``num_trials`` trials are evaluated, then re-rank and
         give the verdict over seeds (where the config asks);
         returns the summary written to ``summary.json``. Raises
         :class:`SearchStopped` when the failure budget is spent (results
@@ -136,7 +104,7 @@ class SearchDriver:
         st, sched = self.settings, self.scheduler
         start = last_print = last_board = time.time()
         print(f'[search] study {st.study_name!r}, {self.space}, '
-              f'{self.space.size:.3g} cells, strategy {st.strategy["type"]}, '
+              f'{self.space.size:.3g} cells, strategy {st.strategy.type}, '
               f'{st.num_trials} trials, {self.launcher.workers} workers')
         self.ledger.start()
         try:
@@ -144,12 +112,12 @@ class SearchDriver:
                 finished, started = sched.step()
                 now = time.time()
                 if finished or started or now - last_print > 30:
-                    print(self.progress(start), flush=True)
+                    self.log.emit(sched.progress(start))
                     last_print = now
                 if finished and now - last_board > 10:
                     write_leaderboard(self.work_dir, self.ledger, self.rungs)
                     last_board = now
-                sched.runner.wait(st.poll_interval)
+                sched.wait(st.poll_interval)
         except BaseException as e:
             sched.stop(str(e).splitlines()[0] if str(e) else
                        type(e).__name__)
@@ -162,7 +130,7 @@ class SearchDriver:
         finally:
             self.launcher.shutdown()
             self.ledger.stop()
-        print(self.progress(start))
+        self.log.emit(sched.progress(start))
         if self.reranker is not None:
             write_leaderboard(self.work_dir, self.ledger, self.rungs)
             ranked = self.ledger.complete_trials()

@@ -14,13 +14,14 @@ final state (COMPLETE, PRUNED, FAIL), so each trial keeps one owner.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import optuna
 
 from mmseg.registry import HOOKS
 
 from ..engine import MetricsFileHook, add_metrics_hook
+from .settings import PrunerSettings
 
 # the environment variable that gives a trial process the study's storage
 STORAGE_ENV = 'MMSEG_DPC_STORAGE'
@@ -28,37 +29,43 @@ STORAGE_ENV = 'MMSEG_DPC_STORAGE'
 HOOK_MODULE = __name__
 
 
-def build_pruner(pruner: Optional[Dict[str, Any]],
+# checked settings, or as a config holds them (a trial's: a dict)
+Pruner = Union[PrunerSettings, Dict[str, Any], None]
+
+
+def build_pruner(pruner: Pruner,
                  max_iters: int) -> optuna.pruners.BasePruner:
-    """Optuna's pruner for a checked ``pruner`` dict (``NopPruner`` for
-    none). Hyperband's ``max_resource`` is the proxy's ``max_iters``: set,
-    not inferred from the first trials, so every process builds the same
+    """Optuna's pruner for ``pruner`` (``NopPruner`` for none).
+    Hyperband's ``max_resource`` is the proxy's ``max_iters``: set, not
+    inferred from the first trials, so every process builds the same
     brackets."""
+    pruner = PrunerSettings.from_config(pruner)
     if pruner is None:
         return optuna.pruners.NopPruner()
-    kw = {k: v for k, v in pruner.items() if k != 'type'}
-    if pruner['type'] == 'SuccessiveHalving':
+    kw = pruner.options()
+    if pruner.type == 'SuccessiveHalving':
         return optuna.pruners.SuccessiveHalvingPruner(**kw)
-    if pruner['type'] == 'Hyperband':
+    if pruner.type == 'Hyperband':
         return optuna.pruners.HyperbandPruner(max_resource=max_iters, **kw)
     return optuna.pruners.MedianPruner(**kw)
 
 
-def rung_steps(pruner: Optional[Dict[str, Any]],
-               max_iters: int) -> List[int]:
+def rung_steps(pruner: Pruner, max_iters: int) -> List[int]:
     """The iterations at which trials report (and may be stopped), before
     the last one."""
+    pruner = PrunerSettings.from_config(pruner)
     if pruner is None:
         return []
-    if pruner['type'] == 'Median':
-        step = pruner['interval_steps']
-        return list(range(max(step, pruner.get('n_warmup_steps', 0)),
+    if pruner.type == 'Median':
+        step = pruner.interval_steps
+        return list(range(max(step, pruner.n_warmup_steps or 0),
                           max_iters, step))
-    rungs, r = [], pruner['min_resource'] * pruner.get(
-        'reduction_factor', 3) ** pruner.get('min_early_stopping_rate', 0)
+    factor = pruner.reduction_factor or 3
+    rungs = []
+    r = pruner.min_resource * factor ** (pruner.min_early_stopping_rate or 0)
     while r < max_iters:
         rungs.append(r)
-        r *= pruner.get('reduction_factor', 3)
+        r *= factor
     return rungs
 
 
@@ -69,14 +76,14 @@ class TrialReporter:
     Args:
         study_name: the search's study.
         trial_id: the trial's storage id.
-        pruner: the search config's checked ``pruner`` dict.
+        pruner: the search's pruner (as the trial's config holds it).
         max_iters: the proxy's training iterations.
         storage: the storage URL (default: ``$MMSEG_DPC_STORAGE``; without
             one, nothing is reported and nothing pruned).
     """
 
     def __init__(self, study_name: str, trial_id: int,
-                 pruner: Dict[str, Any], max_iters: int,
+                 pruner: Pruner, max_iters: int,
                  storage: Optional[str] = None) -> None:
         url = storage or os.environ.get(STORAGE_ENV)
         self.trial = None

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import itertools
 import os.path as osp
+from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from optuna.trial import FrozenTrial
 import numpy as np
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 from ..utils.io import atomic_write_json, read_json
-from .architecture import Architecture
 from .cost import model_head_cost
+from .full_task import crop_size, full_task_runner
+from .progress import Message, ProgressLog, RunTrained, TrainingPlanned, num
 from .record import TrialRecord
-from .runner import TrialRun, TrialRunner, load_base_config
+from .runner import TrialRun
+from .settings import RerankSettings
 
 RERANK_FILE = 'rerank.json'
 
@@ -59,97 +61,133 @@ def rank_correlation(proxy: List[float], full: List[float]) -> Dict:
     return out
 
 
-def read_rerank(work_dir: str) -> Optional[Dict[str, Any]]:
+@dataclass(frozen=True)
+class RerankRow:
+    """One re-ranked cell: its proxy rank and mIoU, and its full-task
+    record's status, mIoU, head cost, error and time."""
+    trial: int
+    arch_hash: str
+    proxy_rank: int
+    proxy_mIoU: Optional[float]
+    full_mIoU: Optional[float]
+    status: str
+    head_params: Optional[int]
+    head_flops: Optional[int]
+    error: Optional[str]
+    wall_time: Optional[float]
+
+
+@dataclass(frozen=True)
+class RerankResult:
+    """``rerank.json``: the re-ranked cells by proxy rank, the full config,
+    and the rank correlation of the completed ones (``None`` where
+    undefined)."""
+    trials: List[RerankRow]
+    full_config: str
+    n: int
+    spearman: Optional[float]
+    spearman_p: Optional[float]
+    kendall: Optional[float]
+    kendall_p: Optional[float]
+
+    @property
+    def completed(self) -> List[RerankRow]:
+        """The cells trained to the end on the full task."""
+        return [r for r in self.trials if r.full_mIoU is not None]
+
+    def full_mIoU(self, trial: int) -> Optional[float]:
+        """The full-task mIoU of proxy trial ``trial`` (``None``: not
+        re-ranked, or failed)."""
+        return next((r.full_mIoU for r in self.trials if r.trial == trial),
+                    None)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> 'RerankResult':
+        return cls(**dict(data, trials=[RerankRow(**r)
+                                        for r in data['trials']]))
+
+
+def read_rerank(work_dir: str) -> Optional[RerankResult]:
     """A search's ``rerank.json`` (``None`` before re-ranking)."""
-    return read_json(osp.join(work_dir, RERANK_FILE))
+    data = read_json(osp.join(work_dir, RERANK_FILE))
+    return None if data is None else RerankResult.from_dict(data)
 
 
 class Reranker:
-    """Trains the ``rerank.top_k`` best proxy trials with
-    ``rerank.full_config`` (the cell put into its DPC head) through a
-    :class:`~.runner.TrialRunner` of its own; re-ranked trials whose record
-    is COMPLETE are kept on resume.
+    """Trains the ``rerank.top_k`` best proxy trials on the full task
+    (:mod:`.full_task`: the cell put into ``rerank.full_config``'s DPC
+    head) through a :class:`~.runner.TrialRunner` of its own; re-ranked
+    trials whose record is COMPLETE are kept on resume.
 
     Args:
         rerank: the checked ``rerank`` settings.
         launcher: where the models train.
         work_dir: the search's work dir.
+        log: where progress goes.
         seed: the training seed.
-        timeout: a model's time limit unless ``rerank.timeout`` sets one.
         threads_per_trial: see :class:`~.runner.TrialRunner`.
     """
 
-    def __init__(self, rerank: Dict[str, Any], launcher, work_dir: str,
-                 seed: int = 0, timeout: Optional[float] = None,
+    def __init__(self, rerank: RerankSettings, launcher, work_dir: str,
+                 log: ProgressLog, seed: int = 0,
                  threads_per_trial: Optional[int] = None) -> None:
-        self.top_k = rerank['top_k']
-        self.full_config = rerank['full_config']
-        init_from = rerank.get('init_from')  # the same backbone for all
-        self.runner = TrialRunner(
-            launcher, load_base_config(self.full_config,
-                                       rerank['cfg_options'], init_from),
-            seed=seed, timeout=rerank.get('timeout', timeout),
-            threads_per_trial=threads_per_trial,
-            initialised=(f'backbone from {init_from}' if init_from else
-                         'from scratch'))
+        self.top_k = rerank.top_k
+        self.full_config = rerank.full_config
+        self.runner = full_task_runner(rerank, launcher, seed,
+                                       threads_per_trial)
         self.dir = osp.join(work_dir, 'rerank')
         self.work_dir = work_dir
-        base = self.runner.base  # the head cost of each re-ranked model
-        size = base.get('crop_size') or base.model.get(
-            'data_preprocessor', {}).get('size')
-        self.cost = model_head_cost(base, size) if size else None
+        self.log = log
+        size = crop_size(self.runner.base)  # each re-ranked model's head
+        self.cost = model_head_cost(self.runner.base, size) if size else None
 
-    def run(self, ranked: List[FrozenTrial],
-            poll_interval: float = 0.5) -> Dict[str, Any]:
+    def run(self, ranked: List[TrialRecord],
+            poll_interval: float = 0.5) -> RerankResult:
         """Re-rank the first ``top_k`` of ``ranked`` (complete proxy
         trials, best first); writes and returns ``rerank.json``."""
         candidates = ranked[:self.top_k]
-        ranks = {t.number: i for i, t in enumerate(candidates, 1)}
-        proxy = {t.number: t for t in candidates}
-        runs = []
-        for t in candidates:
-            run = TrialRun(t.number, t.number,
-                           Architecture.from_json(t.user_attrs['arch']),
-                           osp.join(self.dir, osp.basename(
-                               t.user_attrs['trial_dir'])), {})
-            if self.cost is not None:
-                run.cost = self.cost(run.arch.branches)
-            runs.append(run)
+        ranks = {r.trial: i for i, r in enumerate(candidates, 1)}
+        proxy = {r.trial: r for r in candidates}
+        runs = [TrialRun(r.trial, r.trial, r.arch,
+                         osp.join(self.dir, osp.basename(r.run_dir)),
+                         self.cost(r.arch.branches) if self.cost else {})
+                for r in candidates]
 
         def before(kept: int, to_train: int) -> None:
-            print(f'[rerank] top {self.top_k}: {kept} done before, '
-                  f'{to_train} to train on the full task')
+            self.log.emit(TrainingPlanned('rerank', f'top {self.top_k}',
+                                          kept, to_train))
 
-        def after(run, record, *_) -> None:
-            print(f'[rerank] trial {run.number} ({run.arch.hash}): proxy '
-                  f'mIoU {_fmt(proxy[run.number].user_attrs.get("mIoU"))}, '
-                  f'full {_fmt(record.metrics.get("mIoU"))} {record.status}')
+        def after(run, record, done, total, eta) -> None:
+            self.log.emit(RunTrained(
+                'rerank', f'trial {run.number} ({run.arch.hash})',
+                record.status, record.metrics.get('mIoU'), done, total, eta,
+                proxy_mIoU=proxy[run.number].metrics.get('mIoU')))
 
         records = self.runner.train(runs, poll_interval, before, after)
-        rows = [_row(proxy[number], record, ranks)
-                for number, record in records.items()]
-        ok = [r for r in rows if r['full_mIoU'] is not None]
-        report = dict(trials=sorted(rows, key=lambda r: r['proxy_rank']),
-                      full_config=self.full_config,
-                      **rank_correlation([r['proxy_mIoU'] for r in ok],
-                                         [r['full_mIoU'] for r in ok]))
-        atomic_write_json(osp.join(self.work_dir, RERANK_FILE), report)
-        print(f'[rerank] proxy vs full, {report["n"]} architectures: '
-              f'Spearman {_fmt(report["spearman"])} (p '
-              f'{_fmt(report["spearman_p"])}), Kendall '
-              f'{_fmt(report["kendall"])} (p {_fmt(report["kendall_p"])})')
-        return report
+        rows = sorted((_row(proxy[number], record, ranks[number])
+                       for number, record in records.items()),
+                      key=lambda r: r.proxy_rank)
+        ok = [r for r in rows if r.full_mIoU is not None]
+        result = RerankResult(
+            rows, self.full_config,
+            **rank_correlation([r.proxy_mIoU for r in ok],
+                               [r.full_mIoU for r in ok]))
+        atomic_write_json(osp.join(self.work_dir, RERANK_FILE),
+                          result.to_dict())
+        self.log.emit(Message('rerank', (
+            f'proxy vs full, {result.n} architectures: Spearman '
+            f'{num(result.spearman)} (p {num(result.spearman_p)}), Kendall '
+            f'{num(result.kendall)} (p {num(result.kendall_p)})')))
+        return result
 
 
-def _fmt(v: Optional[float]) -> str:
-    return 'n/a' if v is None else f'{v:.2f}'
-
-
-def _row(t: FrozenTrial, record: TrialRecord,
-         ranks: Dict[int, int]) -> Dict[str, Any]:
-    return dict(trial=t.number, arch_hash=t.user_attrs['arch_hash'],
-                proxy_rank=ranks.get(t.number),
-                proxy_mIoU=t.user_attrs.get('mIoU'),
-                full_mIoU=record.metrics.get('mIoU'), status=record.status,
-                head_params=record.params, head_flops=record.flops,
-                error=record.error, wall_time=record.wall_time)
+def _row(proxy: TrialRecord, record: TrialRecord, rank: int) -> RerankRow:
+    return RerankRow(trial=proxy.trial, arch_hash=proxy.arch_hash,
+                     proxy_rank=rank, proxy_mIoU=proxy.metrics.get('mIoU'),
+                     full_mIoU=record.metrics.get('mIoU'),
+                     status=record.status, head_params=record.params,
+                     head_flops=record.flops, error=record.error,
+                     wall_time=record.wall_time)

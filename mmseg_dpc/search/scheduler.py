@@ -1,7 +1,8 @@
 """The proxy search's scheduling: ask -> admit -> prepare -> launch ->
 collect -> tell, with one trial prepared ahead so a freed slot starts the
 next trial at once, until ``num_trials`` trials are evaluated (complete, or
-stopped by the pruner)."""
+stopped by the pruner); and its progress, as a value
+(:meth:`TrialScheduler.progress`)."""
 from __future__ import annotations
 
 import os.path as osp
@@ -11,12 +12,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import optuna
 
-from .architecture import Architecture
-from .ledger import STOPPED, TRIAL_ERROR, StudyLedger
+from .ledger import StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
+from .progress import SearchProgress
 from .record import FAILED, PRUNED, TrialRecord
 from .runner import TrialRun, TrialRunner, trial_dir_name
 from .settings import SearchSettings
+from .study_view import STOPPED, TRIAL_ERROR
 
 
 class SearchStopped(RuntimeError):
@@ -31,7 +33,7 @@ class _Prepared:
 
 class TrialScheduler:
     """Keeps the runner's slots busy with admitted trials until the study
-    holds ``num_trials`` complete ones.
+    holds ``num_trials`` evaluated ones (complete or pruned).
 
     Args:
         settings: the search settings.
@@ -57,20 +59,48 @@ class TrialScheduler:
         self.trials: Dict[object, optuna.Trial] = {}  # launched, by run key
         self.prepared: Optional[_Prepared] = None
         self.max_iters = max_iters
-        self.walls: List[float] = []  # of this session's complete trials
+        self._walls: List[float] = []  # of this session's complete trials
 
     def done(self) -> bool:
-        counts = self.ledger.counts()
-        return (counts['complete'] + counts['pruned'] >=
-                self.settings.num_trials
+        return (self.ledger.counts().evaluated >= self.settings.num_trials
                 and not self.runner.running and self.prepared is None)
+
+    def progress(self, start: float) -> SearchProgress:
+        """The search since ``start`` (a time): counts, the best trial,
+        and the ETA (each running trial: the mean trial time less its time
+        so far; the rest in full, spread over the workers)."""
+        st = self.settings
+        counts, best = self.ledger.counts(), self.ledger.best()
+        now, eta = time.time(), None
+        left = st.num_trials - counts.evaluated
+        if self._walls and left > 0:
+            mean = sum(self._walls) / len(self._walls)
+            running = [max(mean - (now - r.started), 0.0)
+                       for r in self.runner.running.values() if r.started]
+            queued = max(left - len(running), 0) * mean
+            eta = (sum(running) + queued) / self.runner.launcher.workers
+        # the prefetched trial is RUNNING in the study but not started yet
+        prepared = self.prepared is not None
+        pruning = st.pruner is not None
+        return SearchProgress(
+            evaluated=counts.evaluated, num_trials=st.num_trials,
+            running=counts.running - prepared, prepared=prepared,
+            failed=counts.failed,
+            pruned=counts.pruned if pruning else None,
+            saved=sum(self.max_iters - s for s in self.ledger.stops())
+            if pruning else None,
+            objective=st.objectives[0]['name'],
+            best_trial=best.number if best else None,
+            best_value=best.value if best else None,
+            best_arch_hash=best.arch_hash if best else None,
+            elapsed=now - start, eta=eta)
 
     def step(self) -> Tuple[int, int]:
         """One round: fail stale and orphaned trials, tell finished ones,
         start new ones; returns ``(finished, started)``."""
-        for t in self.ledger.fail_stale():
-            print(f'[search] trial {t.number} failed: {t.user_attrs["error"]}')
-            self._write_stale_record(t)
+        for record in self.ledger.fail_stale():
+            print(f'[search] trial {record.trial} failed: {record.error}')
+            self._write_stale_record(record)
         self.ledger.fail_orphans()
         finished = self.runner.collect()
         for run, record in finished:
@@ -78,6 +108,10 @@ class TrialScheduler:
         if finished:
             self._check_failure_budget()
         return len(finished), self._fill()
+
+    def wait(self, timeout: float) -> None:
+        """Until a trial ends, or ``timeout`` seconds."""
+        self.runner.wait(timeout)
 
     # --- starting trials ------------------------------------------------
     def _prepare(self) -> Optional[str]:
@@ -94,11 +128,12 @@ class TrialScheduler:
             return reason
         run_dir = osp.join(self.trials_dir, trial_dir_name(trial.number,
                                                            arch))
-        trial.set_user_attr('trial_dir', run_dir)
-        report = None if self.settings.pruner is None else dict(
+        self.ledger.set_trial_dir(trial, run_dir)
+        pruner = self.settings.pruner
+        report = None if pruner is None else dict(  # in the trial's config
             study_name=self.settings.study_name,
             trial_id=self.ledger.trial_id(trial),
-            pruner=self.settings.pruner, max_iters=self.max_iters)
+            pruner=pruner.to_dict(), max_iters=self.max_iters)
         run = TrialRun(trial.number, trial.number, arch, run_dir, cost,
                        report)
         try:
@@ -126,8 +161,7 @@ class TrialScheduler:
                       f'started: {p.run.arch}')
                 continue
             counts = self.ledger.counts()
-            if counts['complete'] + counts['pruned'] + counts['running'] \
-                    >= self.settings.num_trials:
+            if counts.evaluated + counts.running >= self.settings.num_trials:
                 return started
             reason = self._prepare()
             if reason and reason.startswith('quota'):
@@ -147,22 +181,22 @@ class TrialScheduler:
             return
         if record.status == PRUNED:
             if not self.ledger.prune(trial, record):
-                record.status, record.error = FAILED, self._elsewhere(
-                    trial, f'it was pruned at iteration {record.stopped_at}')
+                record.failed_elsewhere(self._elsewhere(
+                    trial, f'it was pruned at iteration {record.stopped_at}'))
             record.write()
             print(f'[search] trial {run.number} ({run.arch.hash}) pruned at '
                   f'iteration {record.stopped_at}: mIoU '
                   f'{record.metrics.get("mIoU", float("nan")):.2f}')
             return
         if not self.ledger.complete(trial, record):
-            record.status, record.error = FAILED, self._elsewhere(
-                trial, f'it completed: mIoU {record.metrics.get("mIoU")}')
+            record.failed_elsewhere(self._elsewhere(
+                trial, f'it completed: mIoU {record.metrics.get("mIoU")}'))
             record.write()
             print(f'[search] trial {run.number} ({run.arch.hash}) '
                   f'completed, but {record.error}')
             return
         record.write()
-        self.walls.append(record.wall_time)
+        self._walls.append(record.wall_time)
         print(f'[search] trial {run.number} ({run.arch.hash}) complete: '
               f'mIoU {record.metrics.get("mIoU", float("nan")):.2f}, '
               f'{record.flops / 1e6:.1f} MFLOPs, {record.wall_time:.1f}s')
@@ -183,31 +217,31 @@ class TrialScheduler:
         return (f'{self.ledger.error_of(trial)}; the study failed it while '
                 f'it ran here, so its outcome is not recorded ({outcome})')
 
-    def _write_stale_record(self, t) -> None:
-        """The FAILED result.json of a stale trial, where its folder is on
-        this machine."""
-        run_dir = t.user_attrs.get('trial_dir')
-        if run_dir and osp.isdir(run_dir) and 'arch' in t.user_attrs:
-            arch = Architecture.from_json(t.user_attrs['arch'])
-            cost = {k: t.user_attrs.get(k) for k in ('params', 'flops')}
-            TrialRecord.build(t.number, arch, run_dir, cost, 0.0,
-                              error=t.user_attrs['error']).write()
+    @staticmethod
+    def _write_stale_record(stale: TrialRecord) -> None:
+        """The FAILED result.json of a stale trial (the study's record of
+        it), where its folder is on this machine."""
+        run_dir = stale.run_dir
+        if run_dir and osp.isdir(run_dir) and stale.arch is not None:
+            TrialRecord.build(stale.trial, stale.arch, run_dir,
+                              dict(params=stale.params, flops=stale.flops),
+                              0.0, error=stale.error).write()
 
     def _check_failure_budget(self) -> None:
         """Raise :class:`SearchStopped` once the trials that finished since
         this driver started pass the failure budget."""
         o = self.ledger.outcomes()
-        why = self.settings.failure_budget.spent(
-            o['finished'], o['failed'], o['consecutive'])
+        why = self.settings.failure_budget.spent(o.finished, o.failed,
+                                                 o.consecutive)
         if why is None:
             return
-        number, error = o['last_failure']
+        number, error = o.last_failure
         lines = [line.strip() for line in error.splitlines() if line.strip()]
         error = ' ... '.join(lines[:1] + lines[-1:] if len(lines) > 1 else
                              lines)  # for a traceback: the exception
         raise SearchStopped(
             f'search stopped: {why}; the last failure, trial {number}: '
-            f'{error}\nThe {self.ledger.counts()["complete"]} complete '
+            f'{error}\nThe {self.ledger.counts().complete} complete '
             'trials are kept: fix the cause (see the trial\'s train.log) '
             'and run the same command again to continue.')
 

@@ -7,10 +7,11 @@ its key.
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import os.path as osp
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from mmengine.config import Config
 
@@ -77,53 +78,103 @@ def _objectives(objs: Any) -> List[Dict[str, str]]:
     return out
 
 
-def _pruner(value: Any, objectives: List[Dict[str, str]]
-            ) -> Optional[Dict[str, Any]]:
-    """The checked ``pruner`` dict (``None``: no pruning). Optuna's pruners
-    compare one value per step, so a multi-objective search cannot prune."""
-    if value is None:
-        return None
-    pruner = _dict('pruner', value)
-    kind = pruner.pop('type', None)
-    if kind not in PRUNER_KEYS:
-        raise ValueError(f'pruner.type must be one of {sorted(PRUNER_KEYS)}, '
-                         f'got {kind!r}')
-    allowed, needed = PRUNER_KEYS[kind]
-    _dict(f'pruner {kind!r}', pruner, allowed)
-    missing = sorted(needed - set(pruner))
-    if missing:
-        raise ValueError(f'pruner {kind!r} needs {missing} (in iterations)')
-    for key, v in pruner.items():
-        _int(f'pruner.{key}', v, 2 if key == 'reduction_factor' else
-             0 if key in ('min_early_stopping_rate', 'n_startup_trials',
-                          'n_warmup_steps') else 1)
-    if len(objectives) > 1:
-        raise ValueError(
-            f'pruner {kind!r} with {len(objectives)} objectives '
-            f'({", ".join(o["name"] for o in objectives)}): Optuna\'s pruners '
-            'are single-objective; drop the pruner or keep one objective')
-    return dict(type=kind, **pruner)
+@dataclass(frozen=True)
+class StrategySettings:
+    """The search strategy (the config's ``strategy``): the sampler's
+    ``type``, its ``seed`` (``None``: the search's) and the sampler's other
+    arguments (``options``)."""
+    type: str = 'random'
+    seed: Optional[int] = None
+    options: Dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, value: Any) -> 'StrategySettings':
+        strategy = _dict('strategy', value)
+        kind = strategy.pop('type', 'random')
+        if kind not in STRATEGIES:
+            raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
+                             f'got {kind!r}')
+        _dict(f'strategy {kind!r}', strategy, _strategy_keys(kind))
+        seed = strategy.pop('seed', None)
+        if seed is not None:
+            _int('strategy.seed', seed, 0)
+        if kind == 'evolution':
+            for key in ('population_size', 'sample_size'):
+                if key in strategy:
+                    _int(f'strategy.{key}', strategy[key], 1)
+        return cls(kind, seed, strategy)
 
 
-def _strategy(value: Any) -> Dict[str, Any]:
-    strategy = _dict('strategy', value)
-    kind = strategy.get('type', 'random')
-    if kind not in STRATEGIES:
-        raise ValueError(f'strategy.type must be one of {STRATEGIES}, '
-                         f'got {kind!r}')
-    strategy['type'] = kind
+def _strategy_keys(kind: str) -> Set[str]:
+    """The keys a ``strategy`` of ``kind`` may set: ours, or the Optuna
+    sampler's own arguments."""
     if kind in STRATEGY_KEYS:
-        _dict(f'strategy {kind!r}', {k: v for k, v in strategy.items()
-                                     if k != 'type'}, STRATEGY_KEYS[kind])
-    if 'seed' in strategy:
-        _int('strategy.seed', strategy['seed'], 0)
-    for key in ('population_size', 'sample_size'):
-        if key in strategy and kind == 'evolution':
-            _int(f'strategy.{key}', strategy[key], 1)
-    return strategy
+        return STRATEGY_KEYS[kind]
+    import optuna
+    sampler = (optuna.samplers.TPESampler if kind == 'tpe' else
+               optuna.samplers.NSGAIISampler)
+    return set(inspect.signature(sampler.__init__).parameters) - {'self'}
 
 
-@dataclass
+@dataclass(frozen=True)
+class PrunerSettings:
+    """The config's ``pruner``: an Optuna pruner by name (see
+    :data:`PRUNER_KEYS`) and its arguments, in iterations (``None``:
+    Optuna's default)."""
+    type: str
+    min_resource: Optional[int] = None
+    reduction_factor: Optional[int] = None
+    min_early_stopping_rate: Optional[int] = None
+    n_startup_trials: Optional[int] = None
+    n_warmup_steps: Optional[int] = None
+    interval_steps: Optional[int] = None
+
+    @classmethod
+    def from_config(cls, value: Any,
+                    objectives: Sequence[Dict[str, str]] = ()
+                    ) -> Optional['PrunerSettings']:
+        """The checked ``pruner`` (``None``: no pruning). Optuna's pruners
+        compare one value per step, so a multi-objective search cannot
+        prune."""
+        if value is None:
+            return None
+        if isinstance(value, cls):
+            return value
+        pruner = _dict('pruner', value)
+        kind = pruner.pop('type', None)
+        if kind not in PRUNER_KEYS:
+            raise ValueError(f'pruner.type must be one of '
+                             f'{sorted(PRUNER_KEYS)}, got {kind!r}')
+        allowed, needed = PRUNER_KEYS[kind]
+        _dict(f'pruner {kind!r}', pruner, allowed)
+        missing = sorted(needed - set(pruner))
+        if missing:
+            raise ValueError(f'pruner {kind!r} needs {missing} (in '
+                             'iterations)')
+        for key, v in pruner.items():
+            _int(f'pruner.{key}', v, 2 if key == 'reduction_factor' else
+                 0 if key in ('min_early_stopping_rate', 'n_startup_trials',
+                              'n_warmup_steps') else 1)
+        if len(objectives) > 1:
+            raise ValueError(
+                f'pruner {kind!r} with {len(objectives)} objectives '
+                f'({", ".join(o["name"] for o in objectives)}): Optuna\'s '
+                'pruners are single-objective; drop the pruner or keep one '
+                'objective')
+        return cls(kind, **pruner)
+
+    def options(self) -> Dict[str, int]:
+        """The arguments set (the Optuna pruner's keyword arguments)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name != 'type' and getattr(self, f.name) is not None}
+
+    def to_dict(self) -> Dict[str, Any]:
+        """As configured: ``dict(type=..., **options)`` (what a trial's
+        config and ``summary.json`` hold)."""
+        return dict(type=self.type, **self.options())
+
+
+@dataclass(frozen=True)
 class FailureBudget:
     """When to stop a search whose trials keep failing: after
     ``consecutive`` trial failures in a row (in the order they finished),
@@ -169,8 +220,7 @@ class SearchSettings:
     num_trials: int
     proxy_cfg_options: Dict[str, Any] = field(default_factory=dict)
     study_name: str = 'dpc-search'
-    strategy: Dict[str, Any] = field(
-        default_factory=lambda: dict(type='random'))
+    strategy: StrategySettings = field(default_factory=StrategySettings)
     objectives: List[Dict[str, str]] = field(
         default_factory=lambda: [dict(name='mIoU', direction='maximize')])
     constraints: Dict[str, Optional[int]] = field(default_factory=dict)
@@ -183,9 +233,9 @@ class SearchSettings:
     failure_budget: FailureBudget = field(default_factory=FailureBudget)
     resources: Dict[str, Any] = field(default_factory=dict)
     threads_per_trial: Optional[int] = None
-    rerank: Optional[Dict[str, Any]] = None
-    pruner: Optional[Dict[str, Any]] = None
-    verdict: Optional[Dict[str, Any]] = None
+    rerank: Optional[RerankSettings] = None
+    pruner: Optional[PrunerSettings] = None
+    verdict: Optional[VerdictSettings] = None
 
     @classmethod
     def from_config(cls, cfg: Config) -> 'SearchSettings':
@@ -211,6 +261,8 @@ class SearchSettings:
             raise ValueError(f'study_name must be a non-empty string, got '
                              f'{study_name!r}')
         threads = cfg.get('threads_per_trial')
+        trial_timeout = _positive('trial_timeout', cfg.get('trial_timeout'),
+                                  True)
         objectives = _objectives(cfg.get('objectives', [
             dict(name='mIoU', direction='maximize')]))
         return cls(
@@ -220,11 +272,10 @@ class SearchSettings:
             proxy_cfg_options=_dict('proxy_cfg_options',
                                     cfg.get('proxy_cfg_options')),
             study_name=study_name,
-            strategy=_strategy(cfg.get('strategy', dict(type='random'))),
+            strategy=StrategySettings.from_config(cfg.get('strategy')),
             objectives=objectives,
             constraints=constraints,
-            trial_timeout=_positive('trial_timeout',
-                                    cfg.get('trial_timeout'), True),
+            trial_timeout=trial_timeout,
             max_retries=_int('max_retries', cfg.get('max_retries', 1), 0),
             seed=_int('seed', cfg.get('seed', 0), 0),
             poll_interval=_positive('poll_interval',
@@ -236,9 +287,9 @@ class SearchSettings:
                             ('gpus', 'cpus_per_trial', 'gpus_per_trial')),
             threads_per_trial=None if threads is None else _int(
                 'threads_per_trial', threads, 1),
-            rerank=_rerank(cfg),
-            pruner=_pruner(cfg.get('pruner'), objectives),
-            verdict=_verdict(cfg))
+            rerank=RerankSettings.from_config(cfg, trial_timeout),
+            pruner=PrunerSettings.from_config(cfg.get('pruner'), objectives),
+            verdict=VerdictSettings.from_config(cfg))
 
     @property
     def sign(self) -> int:
@@ -246,60 +297,91 @@ class SearchSettings:
         return 1 if self.objectives[0]['direction'] == 'maximize' else -1
 
 
-def _rerank(cfg: Config) -> Optional[Dict[str, Any]]:
-    rerank = cfg.get('rerank')
-    if not rerank:
-        return None
-    rerank = _dict('rerank', rerank, ('top_k', 'full_config', 'cfg_options',
-                                      'timeout', 'init_from'))
-    for key in ('top_k', 'full_config'):
-        if key not in rerank:
-            raise ValueError(f'rerank lacks {key!r}')
-    rerank['top_k'] = _int('rerank.top_k', rerank['top_k'], 1)
-    rerank['full_config'] = resolve_config_path(cfg, 'rerank.full_config')
-    rerank['cfg_options'] = _dict('rerank.cfg_options',
-                                  rerank.get('cfg_options'))
-    if rerank['cfg_options'].get('load_from'):
-        raise ValueError(
-            'rerank.cfg_options.load_from loads the whole model, cell '
-            'included, non-strictly: each searched cell would start from '
-            'whatever branches of the checkpoint\'s cell fit it. Use '
-            'rerank.init_from=CHECKPOINT: every re-ranked cell then starts '
-            'from its backbone alone')
-    init_from = rerank.get('init_from')
-    if init_from is not None and not (isinstance(init_from, str)
-                                      and osp.isfile(init_from)):
-        raise ValueError(f'rerank.init_from: no checkpoint at {init_from!r}')
-    if 'timeout' in rerank:
-        rerank['timeout'] = _positive('rerank.timeout', rerank['timeout'],
-                                      True)
-    return rerank
+@dataclass(frozen=True)
+class RerankSettings:
+    """The config's ``rerank``: the ``top_k`` proxy cells trained with
+    ``full_config`` (and ``cfg_options``), each from the backbone of
+    ``init_from`` (``None``: from scratch), within ``timeout`` seconds
+    (``rerank.timeout``, else the search's ``trial_timeout``). The
+    verdict and the fidelity tool train their full-task models alike."""
+    top_k: int
+    full_config: str
+    cfg_options: Dict[str, Any] = field(default_factory=dict)
+    timeout: Optional[float] = None
+    init_from: Optional[str] = None
+
+    @classmethod
+    def from_config(cls, cfg: Config, trial_timeout: Optional[float] = None
+                    ) -> Optional['RerankSettings']:
+        rerank = cfg.get('rerank')
+        if not rerank:
+            return None
+        rerank = _dict('rerank', rerank, ('top_k', 'full_config',
+                                          'cfg_options', 'timeout',
+                                          'init_from'))
+        for key in ('top_k', 'full_config'):
+            if key not in rerank:
+                raise ValueError(f'rerank lacks {key!r}')
+        top_k = _int('rerank.top_k', rerank['top_k'], 1)
+        full_config = resolve_config_path(cfg, 'rerank.full_config')
+        options = _dict('rerank.cfg_options', rerank.get('cfg_options'))
+        if options.get('load_from'):
+            raise ValueError(
+                'rerank.cfg_options.load_from loads the whole model, cell '
+                'included, non-strictly: each searched cell would start from '
+                'whatever branches of the checkpoint\'s cell fit it. Use '
+                'rerank.init_from=CHECKPOINT: every re-ranked cell then '
+                'starts from its backbone alone')
+        init_from = rerank.get('init_from')
+        if init_from is not None and not (isinstance(init_from, str)
+                                          and osp.isfile(init_from)):
+            raise ValueError(f'rerank.init_from: no checkpoint at '
+                             f'{init_from!r}')
+        timeout = (_positive('rerank.timeout', rerank['timeout'], True)
+                   if 'timeout' in rerank else trial_timeout)
+        return cls(top_k, full_config, options, timeout, init_from)
+
+    @property
+    def initialised(self) -> str:
+        """What every full-task model starts from, in words (its records'
+        ``initialised``)."""
+        return (f'backbone from {self.init_from}' if self.init_from else
+                'from scratch')
 
 
-def _verdict(cfg: Config) -> Optional[Dict[str, Any]]:
-    verdict = cfg.get('verdict')
-    if not verdict:
-        return None
-    if not cfg.get('rerank'):
-        raise ValueError('verdict needs rerank: it compares the re-ranking\'s '
-                         'best cell, trained as re-ranking trains')
-    verdict = _dict('verdict', verdict, ('seeds', 'median_cell',
-                                         'baselines'))
-    verdict['seeds'] = _int('verdict.seeds', verdict.get('seeds', 3), 2)
-    median = verdict.get('median_cell', True)
-    if not isinstance(median, bool):
-        raise ValueError(f'verdict.median_cell must be True or False, got '
-                         f'{median!r}')
-    verdict['median_cell'] = median
-    baselines = _dict('verdict.baselines', verdict.get('baselines'))
-    for name in baselines:
-        if not isinstance(name, str) or not name or '.' in name:
-            raise ValueError(f'verdict.baselines: {name!r} is not a name '
-                             '(a non-empty string without dots)')
-    verdict['baselines'] = {
-        name: resolve_config_path(cfg, f'verdict.baselines.{name}')
-        for name in baselines}
-    return verdict
+@dataclass(frozen=True)
+class VerdictSettings:
+    """The config's ``verdict``: the best re-ranked cell, the median proxy
+    cell (``median_cell``) and each of ``baselines`` (name -> config path)
+    trained over ``seeds`` seeds as re-ranking trains."""
+    seeds: int = 3
+    median_cell: bool = True
+    baselines: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Optional['VerdictSettings']:
+        verdict = cfg.get('verdict')
+        if not verdict:
+            return None
+        if not cfg.get('rerank'):
+            raise ValueError('verdict needs rerank: it compares the '
+                             're-ranking\'s best cell, trained as re-ranking '
+                             'trains')
+        verdict = _dict('verdict', verdict, ('seeds', 'median_cell',
+                                             'baselines'))
+        seeds = _int('verdict.seeds', verdict.get('seeds', 3), 2)
+        median = verdict.get('median_cell', True)
+        if not isinstance(median, bool):
+            raise ValueError(f'verdict.median_cell must be True or False, '
+                             f'got {median!r}')
+        baselines = _dict('verdict.baselines', verdict.get('baselines'))
+        for name in baselines:
+            if not isinstance(name, str) or not name or '.' in name:
+                raise ValueError(f'verdict.baselines: {name!r} is not a name '
+                                 '(a non-empty string without dots)')
+        return cls(seeds, median, {
+            name: resolve_config_path(cfg, f'verdict.baselines.{name}')
+            for name in baselines})
 
 
 def check_workers(workers: Optional[int], launcher: str) -> None:

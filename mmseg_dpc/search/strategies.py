@@ -2,7 +2,7 @@
 
 ``random`` (the paper's: uniform over cells), ``evolution`` (regularized
 evolution, below), ``tpe`` and ``nsga2`` (Optuna's own), each built from
-the search config's ``strategy`` dict.
+the search config's checked ``strategy``.
 """
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from .optuna_adapter import OptunaSpaceAdapter
+from .record import is_retry
+from .settings import StrategySettings
 from .space import DPCSearchSpace
 
 
@@ -50,7 +52,7 @@ class RegularizedEvolutionSampler(BaseSampler):
     def sample_relative(self, study: Study, trial: FrozenTrial,
                         search_space: Dict[str, BaseDistribution]
                         ) -> Dict[str, Any]:
-        if 'fixed_params' in trial.system_attrs:  # a retry: its own cell
+        if is_retry(trial):  # its own cell
             return {}
         done = study.get_trials(deepcopy=False,
                                 states=(TrialState.COMPLETE, ))
@@ -77,13 +79,12 @@ def _start_order(t: FrozenTrial):
             t.number)
 
 
-def build_sampler(strategy: Dict[str, Any], space: DPCSearchSpace,
+def build_sampler(strategy: StrategySettings, space: DPCSearchSpace,
                   seed: int = 0) -> BaseSampler:
-    """The sampler of a checked ``strategy`` dict (see
-    :class:`~.settings.SearchSettings`); ``seed`` unless it sets one."""
-    kw = {k: v for k, v in strategy.items() if k != 'type'}
-    kind = strategy['type']
-    seed = kw.pop('seed', seed)
+    """The sampler of the checked ``strategy``; ``seed`` unless it sets
+    one."""
+    kind, kw = strategy.type, dict(strategy.options)
+    seed = seed if strategy.seed is None else strategy.seed
     if kind == 'random':
         return RandomSampler(seed=seed)
     if kind == 'evolution':

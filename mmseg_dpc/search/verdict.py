@@ -26,14 +26,17 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
-from optuna.trial import FrozenTrial
 from scipy.stats import ttest_ind
 
 from ..utils.io import atomic_write_json, read_json
 from .architecture import Architecture
 from .cost import counted_cost
+from .full_task import crop_size, full_task_config, full_task_runner
+from .progress import Message, ProgressLog, RunTrained, TrainingPlanned
 from .record import TrialRecord
-from .runner import TrialRun, TrialRunner, load_base_config
+from .rerank import RerankResult
+from .runner import TrialRun
+from .settings import RerankSettings, VerdictSettings
 
 VERDICT_FILE = 'verdicts.json'
 RULE = ('better / worse: the mean mIoU differs by more than twice the '
@@ -80,64 +83,53 @@ class Model:
 
 
 class Verdicts:
-    """Trains the comparison's models over seeds through a
-    :class:`~.runner.TrialRunner` of its own and writes
-    ``verdicts.json``; runs whose record is COMPLETE are kept on resume.
+    """Trains the comparison's models over seeds on the full task
+    (:mod:`.full_task`) through a :class:`~.runner.TrialRunner` of its own
+    and writes ``verdicts.json``; runs whose record is COMPLETE are kept on
+    resume.
 
     Args:
         verdict: the checked ``verdict`` settings.
         rerank: the checked ``rerank`` settings (how models train).
         launcher: where the models train.
         work_dir: the search's work dir.
+        log: where progress goes.
         seed: the search's training seed (the verdict's follow it).
-        timeout: a model's time limit unless ``rerank.timeout`` sets one.
         threads_per_trial: see :class:`~.runner.TrialRunner`.
     """
 
-    def __init__(self, verdict: Dict[str, Any], rerank: Dict[str, Any],
-                 launcher, work_dir: str, seed: int = 0,
-                 timeout: Optional[float] = None,
+    def __init__(self, verdict: VerdictSettings, rerank: RerankSettings,
+                 launcher, work_dir: str, log: ProgressLog, seed: int = 0,
                  threads_per_trial: Optional[int] = None) -> None:
-        init_from = rerank.get('init_from')
-        self.full = load_base_config(rerank['full_config'],
-                                     rerank['cfg_options'], init_from)
-        self.baselines = {
-            name: load_base_config(path, rerank['cfg_options'], init_from,
-                                   any_head=True)
-            for name, path in verdict['baselines'].items()}
-        self.initialised = (f'backbone from {init_from}' if init_from else
-                            'from scratch')
-        self.runner = TrialRunner(
-            launcher, self.full, timeout=rerank.get('timeout', timeout),
-            threads_per_trial=threads_per_trial,
-            initialised=self.initialised)
-        self.seeds = list(range(seed + 1, seed + 1 + verdict['seeds']))
-        self.median_cell = verdict['median_cell']
+        self.runner = full_task_runner(rerank, launcher,
+                                       threads_per_trial=threads_per_trial)
+        self.full = self.runner.base
+        self.baselines = {name: full_task_config(rerank, path)
+                          for name, path in verdict.baselines.items()}
+        self.initialised = rerank.initialised
+        self.seeds = list(range(seed + 1, seed + 1 + verdict.seeds))
+        self.median_cell = verdict.median_cell
         self.work_dir = work_dir
+        self.log = log
         self.dir = osp.join(work_dir, 'verdict')
 
-    def models(self, rerank: Dict[str, Any],
-               ranked: List[FrozenTrial]) -> List[Model]:
+    def models(self, rerank: RerankResult,
+               ranked: List[TrialRecord]) -> List[Model]:
         """The re-ranking's best cell, the median proxy cell, the
         baselines."""
-        done = [r for r in rerank['trials'] if r['full_mIoU'] is not None]
+        done = rerank.completed
         if not done:
             raise ValueError('verdict: no re-ranked cell completed on the '
                              'full task, so there is no searched cell to '
                              'compare')
-        best = max(done, key=lambda r: r['full_mIoU'])
-        trials = {t.number: t for t in ranked}
-
-        def cell(t: FrozenTrial) -> Architecture:
-            return Architecture.from_json(t.user_attrs['arch'])
-
-        out = [Model(f'searched cell {best["arch_hash"]}', 'searched',
-                     cell(trials[best['trial']]), self.full)]
+        best = max(done, key=lambda r: r.full_mIoU)
+        cells = {r.trial: r.arch for r in ranked}
+        out = [Model(f'searched cell {best.arch_hash}', 'searched',
+                     cells[best.trial], self.full)]
         if self.median_cell and ranked:
             median = ranked[len(ranked) // 2]
-            out.append(Model(
-                f'median searched cell {median.user_attrs["arch_hash"]}',
-                'median', cell(median), self.full))
+            out.append(Model(f'median searched cell {median.arch_hash}',
+                             'median', median.arch, self.full))
         for name, base in self.baselines.items():
             head = base.model.decode_head
             arch = (Architecture(head.arch)
@@ -145,7 +137,7 @@ class Verdicts:
             out.append(Model(name, 'baseline', arch, base))
         return out
 
-    def run(self, rerank: Dict[str, Any], ranked: List[FrozenTrial],
+    def run(self, rerank: RerankResult, ranked: List[TrialRecord],
             poll_interval: float = 0.5) -> Dict[str, Any]:
         """Train what is missing, then write and return
         ``verdicts.json``. ``ranked``: the complete proxy trials, best
@@ -157,23 +149,21 @@ class Verdicts:
                 for i, m in enumerate(models) for seed in self.seeds]
 
         def before(kept: int, to_train: int) -> None:
-            print(f'[verdict] {len(models)} models x {len(self.seeds)} '
-                  f'seeds (seeds {self.seeds[0]}-{self.seeds[-1]}) on the '
-                  f'full task: {kept} trained before, {to_train} to train',
-                  flush=True)
+            self.log.emit(TrainingPlanned(
+                'verdict', f'{len(models)} models x {len(self.seeds)} seeds '
+                f'(seeds {self.seeds[0]}-{self.seeds[-1]}) on the full task',
+                kept, to_train))
 
         def after(run, record, done, total, eta) -> None:
-            status = (f'{record.metrics["mIoU"]:.2f} mIoU'
-                      if record.complete else 'FAILED')
-            print(f'[verdict] {done}/{total} trained ({run.key[0]}, seed '
-                  f'{run.seed}: {status}), ETA {eta / 60:.1f} min',
-                  flush=True)
+            self.log.emit(RunTrained(
+                'verdict', f'{run.key[0]}, seed {run.seed}', record.status,
+                record.metrics.get('mIoU'), done, total, eta))
 
         results = self.runner.train(runs, poll_interval, before, after)
         report = self._summary(models, results)
         atomic_write_json(osp.join(self.work_dir, VERDICT_FILE), report)
         for line in verdict_lines(report):
-            print(f'[verdict] {line}', flush=True)
+            self.log.emit(Message('verdict', line))
         return report
 
     def _summary(self, models: List[Model],
@@ -222,11 +212,10 @@ class Verdicts:
         if run is None:
             return {}
         cfg = Config.fromfile(run.config)
-        size = cfg.get('crop_size') or cfg.model.get(
-            'data_preprocessor', {}).get('size')
+        size = crop_size(cfg)
         if not size:
             return {}
-        counted = counted_cost(cfg, tuple(size))
+        counted = counted_cost(cfg, size)
         return dict(head_type=counted['head_type'],
                     **{k: counted['decode_head'][k]
                        for k in ('params', 'flops')})

@@ -21,12 +21,14 @@ full task: 16 uniform cells x 2 seeds. Steps 2 and 3 are skipped where
 their results exist in the work dir.
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
 import time
+from typing import Callable, Dict, Iterator, List, Optional
 
 DPC = 'configs/dpc/dpc_mobilenet-v2-d8_1xb4-300_synthetic-shapes-192x192.py'
 SEARCH = 'configs/search/dpc-search_random-16_synthetic-shapes-192x192.py'
@@ -40,32 +42,93 @@ SETTINGS = dict(
     trials=(16, 4), proxy_iters=(150, 10), top_k=(2, 2),
     finetune_iters=(150, 6), verdict_seeds=(3, 2), workers=(2, 2),
     fidelity_cells=(16, 3), fidelity_seeds=(2, 2))
+WATCH_INTERVAL = 2.0  # seconds between looks at a step's progress
+
+# a step's progress: called now and then while it runs, it returns the
+# progress events (see mmseg_dpc.search.progress) since its last call
+Watcher = Callable[[], List]
 
 
-# lines of a step's output shown on the terminal too (the rest: its log)
-PROGRESS = ('[search] ', '[rerank] ', '[verdict] ')
+def search_events(work_dir: str) -> Watcher:
+    """The events a search (or the fidelity tool) appends to its
+    ``progress.jsonl`` from now on."""
+    from mmseg_dpc.search.progress import PROGRESS_FILE, read_events
+    path = osp.join(work_dir, PROGRESS_FILE)
+    offset = osp.getsize(path) if osp.exists(path) else 0
+
+    def watch() -> List:
+        nonlocal offset
+        events, offset = read_events(path, offset)
+        return events
+    return watch
 
 
-def run(step: str, tool: str, args, log: str) -> None:
+def training_progress(work_dir: str, max_iters: int) -> Watcher:
+    """The training's iteration and ETA, from the scalars mmengine logs
+    (``WORK_DIR/TIMESTAMP/vis_data/scalars.json``: one JSON object a
+    logging interval)."""
+    from mmseg_dpc.search.progress import TrainProgress
+    shown = [0]
+
+    def watch() -> List:
+        logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                         'scalars.json')))
+        if not logs:
+            return []
+        with open(logs[-1]) as f:
+            train = [e for line in f if line.strip()
+                     for e in (json.loads(line), ) if 'iter' in e]
+        if not train or train[-1]['iter'] == shown[0]:
+            return []
+        it = shown[0] = train[-1]['iter']
+        per_iter = sum(e['time'] for e in train) / len(train)
+        return [TrainProgress('backbone', it, max_iters,
+                              per_iter * (max_iters - it))]
+    return watch
+
+
+def cache_progress(cache: str, splits=('train', 'val')) -> Watcher:
+    """Images cached so far per split, from each split's manifest."""
+    from mmseg_dpc.feature_cache import CacheError, read_manifest
+    from mmseg_dpc.search.progress import CacheProgress
+    shown: Dict[str, tuple] = {}
+
+    def watch() -> List:
+        cached = {}
+        for split in splits:
+            try:
+                m = read_manifest(osp.join(cache, split))
+            except CacheError:  # not begun, or being written
+                continue
+            cached[split] = (sum(s['count'] for s in m['shards']),
+                             m['count'])
+        if not cached or cached == shown:
+            return []
+        shown.clear()
+        shown.update(cached)
+        return [CacheProgress('cache', dict(cached))]
+    return watch
+
+
+def run(step: str, tool: str, args, log: str,
+        watch: Optional[Watcher] = None) -> None:
     """Run ``tool`` (a module of :mod:`mmseg_dpc.tools`) in its own
-    process, its output to ``log`` and its progress lines (trials done,
-    best so far, ETA) to the terminal; stop on failure."""
+    process, its output to ``log`` and the progress ``watch`` sees (trials
+    done, best so far, iterations, ETA) to the terminal; stop on
+    failure."""
     start = time.time()
     print(f'[demo] {step} ...', flush=True)
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     with open(log, 'w') as f:
         proc = subprocess.Popen([sys.executable, '-m',
                                  f'mmseg_dpc.tools.{tool}', *args], env=env,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        for line in proc.stdout:
-            f.write(line)
-            if line.startswith('[fidelity] ') or (
-                    line.startswith(PROGRESS) and (
-                        ' done, ' in line or 'Spearman' in line
-                        or line.startswith(('[rerank] top', '[verdict] ')))):
-                print(f'[demo]   {line.rstrip()}', flush=True)
-        proc.wait()
+                                stdout=f, stderr=subprocess.STDOUT)
+        while True:
+            ended = _wait(proc, WATCH_INTERVAL)
+            for line in _formatted(watch() if watch else []):
+                print(f'[demo]   {line}', flush=True)
+            if ended:
+                break
     if proc.returncode != 0:
         with open(log) as f:
             tail = ''.join(f.readlines()[-20:])
@@ -73,6 +136,20 @@ def run(step: str, tool: str, args, log: str) -> None:
                  f'{log}:\n{tail}')
     print(f'[demo] {step} done in {time.time() - start:.0f}s (log: {log})',
           flush=True)
+
+
+def _wait(proc: subprocess.Popen, seconds: float) -> bool:
+    try:
+        proc.wait(seconds)
+        return True
+    except subprocess.TimeoutExpired:
+        return False
+
+
+def _formatted(events) -> Iterator[str]:
+    from mmseg_dpc.search.progress import format_event
+    for e in events:
+        yield from format_event(e).splitlines()
 
 
 def main() -> None:
@@ -92,10 +169,29 @@ def main() -> None:
     print(f'[demo] expected time: about '
           f'{EXPECTED_MINUTES[job][1 if a.quick else 0]} minutes on 2 CPU '
           f'cores ({os.cpu_count()} here)', flush=True)
+    data = make_data(wd, s, n)
+    ckpt = train_backbone(wd, s, data, n, keep=a.fidelity)
+    search_config = cache(wd, data, ckpt, n, keep=a.fidelity)
+    options = proxy_and_full_options(s, data, ckpt, wd)
+    if a.fidelity:
+        fidelity(wd, s, search_config, options)
+        print(f'[demo] finished in {(time.time() - start) / 60:.1f} min')
+        return
+    search = osp.join(wd, 'search')
+    run(f'4/5 proxy search ({s["trials"]} trials), re-ranking of the top '
+        f'{s["top_k"]} on the full task, and the verdict: the best cell, '
+        f'the median cell and the baselines over {s["verdict_seeds"]} '
+        'seeds', 'search',
+        [search_config, '--work-dir', search, '--workers', str(s['workers']),
+         '--cfg-options', f'num_trials={s["trials"]}',
+         f'rerank.top_k={s["top_k"]}', f'verdict.seeds={s["verdict_seeds"]}',
+         *options], osp.join(wd, 'search.log'), search_events(search))
+    report(wd, search, s, start)
 
+
+def make_data(wd: str, s: dict, n: int) -> str:
+    """Step 1: the generated data set."""
     from mmseg_dpc.datasets import generate_synthetic_shapes
-    from mmseg_dpc.tools.cli import data_root_options, schedule_options
-    from mmseg_dpc.utils.config import shipped_config
     data = osp.join(wd, 'data')
     try:
         generate_synthetic_shapes(data, s['num_train'], s['num_val'],
@@ -104,83 +200,99 @@ def main() -> None:
         sys.exit(f'[demo] error: {e}')
     print(f'[demo] 1/{n} data: {s["num_train"]} train / {s["num_val"]} val '
           f'images in {data}')
+    return data
 
+
+def train_backbone(wd: str, s: dict, data: str, n: int, keep: bool) -> str:
+    """Step 2: the brief full training that makes the backbone (kept where
+    ``keep`` and it exists); returns its checkpoint."""
+    from mmseg_dpc.tools.cli import data_root_options, schedule_options
+    from mmseg_dpc.utils.config import shipped_config
     backbone = osp.join(wd, 'backbone')
     it = s['backbone_iters']
     ckpt = osp.join(backbone, f'iter_{it}.pth')
-    if not (a.fidelity and osp.exists(ckpt)):
+    if not (keep and osp.exists(ckpt)):
         run(f'2/{n} brief full training (backbone + released DPC cell)',
             'train', [shipped_config(DPC), '--work-dir', backbone,
                       '--cfg-options', *schedule_options(it),
                       *data_root_options(data)],
-            osp.join(wd, 'backbone.log'))
+            osp.join(wd, 'backbone.log'), training_progress(backbone, it))
+    return ckpt
 
-    cache = osp.join(wd, 'feature_cache')
+
+def cache(wd: str, data: str, ckpt: str, n: int, keep: bool) -> str:
+    """Step 3: the backbone's features of train and val, the levels the
+    search's proxy reads (kept where ``keep`` and they exist); returns the
+    search config."""
     from mmengine.config import Config
+
+    from mmseg_dpc.tools.cli import data_root_options
+    from mmseg_dpc.utils.config import shipped_config
+    out = osp.join(wd, 'feature_cache')
     search_config = shipped_config(SEARCH)
-    search_cfg = Config.fromfile(search_config)
     levels = Config.fromfile(shipped_config(
-        search_cfg.proxy_config)).feature_levels  # what the proxy reads
-    cached = osp.exists(osp.join(cache, 'val', 'manifest.json'))
-    if not (a.fidelity and cached):
+        Config.fromfile(search_config).proxy_config)).feature_levels
+    if not (keep and osp.exists(osp.join(out, 'val', 'manifest.json'))):
         run(f'3/{n} feature cache',
-            'cache_features', [shipped_config(DPC), '--out', cache,
+            'cache_features', [shipped_config(DPC), '--out', out,
                                '--levels', *map(str, levels),
                                '--checkpoint', ckpt, '--cfg-options',
                                *data_root_options(data)],
-            osp.join(wd, 'cache.log'))
+            osp.join(wd, 'cache.log'), cache_progress(out))
+    return search_config
 
-    fi, pi = s['finetune_iters'], s['proxy_iters']
-    # every compared head starts from the step-2 backbone and nothing else,
-    # the whole model trained at the schedule's learning rate (the heads
-    # start from scratch: at 0.01, 150 iterations left them unconverged,
-    # seed std 5.2 mIoU against 0.8 at 0.05)
-    finetune = schedule_options(fi)
-    proxy_and_full = [
-        f'rerank.init_from={ckpt}',
-        *schedule_options(pi, 'proxy_cfg_options.'),
-        f'proxy_cfg_options.feature_checkpoint={ckpt}',
-        *data_root_options(cache, 'proxy_cfg_options.'),
-        *[f'rerank.cfg_options.{o}'
-          for o in finetune + data_root_options(data)]]
-    if a.fidelity:
-        run(f'4/4 proxy fidelity: {s["fidelity_cells"]} cells x '
-            f'{s["fidelity_seeds"]} seeds on the proxy and the full task',
-            'analysis.proxy_fidelity', [
-                search_config, '--work-dir', osp.join(wd, 'fidelity'),
-                '--cells', str(s['fidelity_cells']),
-                '--seeds', str(s['fidelity_seeds']), '--workers',
-                str(s['workers']), '--cfg-options', *proxy_and_full],
-            osp.join(wd, 'fidelity.log'))
-        print(f'[demo] finished in {(time.time() - start) / 60:.1f} min')
-        return
-    search = osp.join(wd, 'search')
-    v = s['verdict_seeds']
-    run(f'4/5 proxy search ({s["trials"]} trials), re-ranking of the top '
-        f'{s["top_k"]} on the full task, and the verdict: the best cell, '
-        f'the median cell and the baselines over {v} seeds',
-        'search', [search_config, '--work-dir', search, '--workers',
-                   str(s['workers']), '--cfg-options',
-                   f'num_trials={s["trials"]}', f'rerank.top_k={s["top_k"]}',
-                   f'verdict.seeds={v}', *proxy_and_full],
-        osp.join(wd, 'search.log'))
 
+def proxy_and_full_options(s: dict, data: str, ckpt: str, wd: str
+                           ) -> List[str]:
+    """The search config's ``--cfg-options`` for the demo's proxy (on the
+    cache) and full task: every compared head starts from the step-2
+    backbone and nothing else, the whole model trained at the schedule's
+    learning rate (the heads start from scratch: at 0.01, 150 iterations
+    left them unconverged, seed std 5.2 mIoU against 0.8 at 0.05)."""
+    from mmseg_dpc.tools.cli import data_root_options, schedule_options
+    cache_dir = osp.join(wd, 'feature_cache')
+    finetune = schedule_options(s['finetune_iters'])
+    return [f'rerank.init_from={ckpt}',
+            *schedule_options(s['proxy_iters'], 'proxy_cfg_options.'),
+            f'proxy_cfg_options.feature_checkpoint={ckpt}',
+            *data_root_options(cache_dir, 'proxy_cfg_options.'),
+            *[f'rerank.cfg_options.{o}'
+              for o in finetune + data_root_options(data)]]
+
+
+def fidelity(wd: str, s: dict, search_config: str,
+             options: List[str]) -> None:
+    """Step 4 of ``--fidelity``: the proxy fidelity study."""
+    out = osp.join(wd, 'fidelity')
+    run(f'4/4 proxy fidelity: {s["fidelity_cells"]} cells x '
+        f'{s["fidelity_seeds"]} seeds on the proxy and the full task',
+        'analysis.proxy_fidelity', [
+            search_config, '--work-dir', out,
+            '--cells', str(s['fidelity_cells']),
+            '--seeds', str(s['fidelity_seeds']), '--workers',
+            str(s['workers']), '--cfg-options', *options],
+        osp.join(wd, 'fidelity.log'), search_events(out))
+
+
+def report(wd: str, search: str, s: dict, start: float) -> None:
+    """Step 5: the report, and the verdict in words."""
     from mmseg_dpc.analysis import write_report
     from mmseg_dpc.search.verdict import read_verdicts, verdict_lines
     print('[demo] 5/5 report', flush=True)
-    report = write_report(search)
+    path = write_report(search)
     verdicts = read_verdicts(search)
     result = dict(wall_time_s=time.time() - start, verdicts=verdicts,
-                  report=report)
+                  report=path)
     with open(osp.join(wd, 'demo_result.json'), 'w') as f:
         json.dump(result, f, indent=1)
     print(f'[demo] finished in {result["wall_time_s"] / 60:.1f} min')
-    print(f'[demo] the verdict on the full task (fine-tuned {fi} it. from '
-          f'the step-2 backbone, seeds {verdicts["seeds"][0]}-'
-          f'{verdicts["seeds"][-1]}; {verdicts["rule"]}):')
+    print(f'[demo] the verdict on the full task (fine-tuned '
+          f'{s["finetune_iters"]} it. from the step-2 backbone, seeds '
+          f'{verdicts["seeds"][0]}-{verdicts["seeds"][-1]}; '
+          f'{verdicts["rule"]}):')
     for line in verdict_lines(verdicts):
         print(f'[demo]   {line}')
-    print(f'[demo] report:      {report}')
+    print(f'[demo] report:      {path}')
     print(f'[demo] leaderboard: {osp.join(search, "leaderboard.csv")}')
     print(f'[demo] trials:      {osp.join(search, "trials")}')
     print(f'[demo] everything:  {wd}')

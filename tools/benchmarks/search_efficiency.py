@@ -24,7 +24,6 @@ training between rungs. Target: (c) with pruning at most 1/3 of (a)
 without, median over seeds.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import statistics
@@ -34,9 +33,11 @@ import tempfile
 import time
 
 import optuna
-from optuna.trial import TrialState
 from scipy.stats import spearmanr
 
+from mmseg_dpc.engine import read_metrics_file
+from mmseg_dpc.search.progress import num
+from mmseg_dpc.search.record import evaluated_records
 from mmseg_dpc.tools.cli import data_root_options, schedule_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -70,8 +71,8 @@ def prepare(wd, quick):
 
 
 def search(wd, name, seed, a, ckpt, cache, pruner):
-    """One search; returns its trials as dicts, in the order they
-    finished."""
+    """One search; returns its evaluated trials as dicts, in the order
+    they finished."""
     out = osp.join(wd, name)
     rungs = rung_steps(a)
     opts = [f'num_trials={a.trials}', 'rerank=None',
@@ -96,19 +97,14 @@ def search(wd, name, seed, a, ckpt, cache, pruner):
     study = optuna.load_study(study_name=name,
                               storage=f'sqlite:///{out}/study.db')
     trials = []
-    for t in study.get_trials(states=(TrialState.COMPLETE,
-                                      TrialState.PRUNED)):
-        if 'skipped' in t.user_attrs:
-            continue
-        with open(osp.join(t.user_attrs['trial_dir'], 'metrics.json')) as f:
-            val = json.load(f)['val']
+    for r in evaluated_records(study.get_trials()):
+        val = read_metrics_file(r.run_dir)['val']
         trials.append(dict(
-            number=t.number, done=t.datetime_complete.timestamp(),
-            complete=t.state == TrialState.COMPLETE,
-            value=t.value, iters=t.user_attrs.get('stopped_at') or a.iters,
+            number=r.trial, complete=r.complete, value=r.metrics['mIoU'],
+            iters=r.stopped_at or a.iters,
             curve={v['step']: v['mIoU'] for v in val},
             val_s=[v['val_s'] for v in val], time=[v['time'] for v in val]))
-    return sorted(trials, key=lambda t: t['done'])
+    return trials
 
 
 def rung_steps(a):
@@ -208,8 +204,7 @@ def main():
             x, y = zip(*pairs) if pairs else ((), ())
             rho = (spearmanr(x, y)[0] if len(set(x)) > 1 and len(set(y)) > 1
                    else None)
-            rhos.append('n/a' if rho is None or rho != rho else
-                        f'{rho:.2f}')
+            rhos.append(num(None if rho is None or rho != rho else rho))
         print(f'  iteration {step:>4} ({step / a.iters:4.0%} of training): '
               + ', '.join(rhos))
     val_s = [v for trials in full for t in trials for v in t['val_s'][:-1]]

@@ -43,9 +43,10 @@ def parse_args():
     return p.parse_args()
 
 
-def train_all(stage, runner, cells, seeds, root, poll):
+def train_all(stage, runner, cells, seeds, root, poll, log):
     """Train every (cell, seed) of ``stage`` not complete yet; returns
     ``{(hash, seed): mIoU}``."""
+    from mmseg_dpc.search.progress import RunTrained, TrainingPlanned
     from mmseg_dpc.search.runner import TrialRun
     runs = [TrialRun((arch.hash, seed), i, arch,
                      osp.join(root, stage, f'{arch.hash}-s{seed}'), {},
@@ -53,15 +54,13 @@ def train_all(stage, runner, cells, seeds, root, poll):
             for i, arch in enumerate(cells) for seed in range(seeds)]
 
     def before(kept, to_train):
-        print(f'[fidelity] {stage}: {kept} runs done before, {to_train} '
-              'to train', flush=True)
+        log.emit(TrainingPlanned('fidelity', stage, kept, to_train))
 
     def after(run, record, done, total, eta):
-        if not record.complete:
-            print(f'[fidelity] {stage} {run.arch.hash} seed {run.seed} '
-                  f'FAILED: {record.error.splitlines()[0]}', flush=True)
-        print(f'[fidelity] {stage}: {done}/{total} trained, ETA '
-              f'{eta / 60:.1f} min', flush=True)
+        error = record.error.splitlines()[0] if record.error else None
+        log.emit(RunTrained('fidelity', f'{run.arch.hash} seed {run.seed}',
+                            record.status, record.metrics.get('mIoU'), done,
+                            total, eta, error=error, part=stage))
 
     records = runner.train(runs, poll, before, after)
     return {key: r.metrics['mIoU'] for key, r in records.items()
@@ -75,7 +74,10 @@ def main() -> int:
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.analysis.fidelity import write_fidelity
     from mmseg_dpc.feature_cache import check_proxy_cache
+    from mmseg_dpc.search.full_task import (full_task_config,
+                                            full_task_runner)
     from mmseg_dpc.search.launchers import build_launcher
+    from mmseg_dpc.search.progress import Message, ProgressLog, num
     from mmseg_dpc.search.runner import TrialRunner, load_base_config
     from mmseg_dpc.search.settings import SearchSettings, check_workers
     from mmseg_dpc.tools.cli import load_config_file
@@ -93,9 +95,7 @@ def main() -> int:
             raise ValueError('--cells must be >= 3 and --seeds >= 1')
         proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
         check_proxy_cache(proxy)
-        full = load_base_config(st.rerank['full_config'],
-                                st.rerank['cfg_options'],
-                                st.rerank.get('init_from'))
+        full_task_config(st.rerank)  # loads, before anything exists
     except (ValueError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -110,16 +110,19 @@ def main() -> int:
     os.makedirs(wd, exist_ok=True)
     launcher = build_launcher(a.launcher, a.workers, a.ray_address,
                               st.resources)
+    log = ProgressLog(wd)
     start = time.time()
     results = {}
     try:
-        for stage, base, timeout in (
-                ('proxy', proxy, st.trial_timeout),
-                ('full', full, st.rerank.get('timeout', st.trial_timeout))):
-            runner = TrialRunner(launcher, base, timeout=timeout,
-                                 threads_per_trial=st.threads_per_trial)
+        for stage, runner in (
+                ('proxy', TrialRunner(launcher, proxy,
+                                      timeout=st.trial_timeout,
+                                      threads_per_trial=st.threads_per_trial)),
+                ('full', full_task_runner(
+                    st.rerank, launcher,
+                    threads_per_trial=st.threads_per_trial))):
             results[stage] = train_all(stage, runner, cells, a.seeds, wd,
-                                       st.poll_interval)
+                                       st.poll_interval, log)
     finally:
         launcher.shutdown()
     rows = [dict(arch_hash=c.hash, arch=c.to_json(),
@@ -134,24 +137,22 @@ def main() -> int:
         return 1
     s = write_fidelity(wd, ok)
 
-    def num(v):
-        return 'n/a' if v is None else f'{v:.2f}'
-
     def ci(key):
         lo, hi = s[f'{key}_ci95'] or (None, None)
         return f'{num(s[key])} [95% CI {num(lo)}, {num(hi)}]'
 
-    print(f'[fidelity] {len(ok)} cells x {a.seeds} seeds '
-          f'({len(rows) - len(ok)} left out: a run failed), '
-          f'{(time.time() - start) / 60:.1f} min')
-    print(f'[fidelity] Spearman {ci("spearman")}, Kendall {ci("kendall")}')
+    lines = [f'{len(ok)} cells x {a.seeds} seeds ({len(rows) - len(ok)} '
+             f'left out: a run failed), {(time.time() - start) / 60:.1f} min',
+             f'Spearman {ci("spearman")}, Kendall {ci("kendall")}']
     if a.seeds > 1:
-        for side in ('proxy', 'full'):
-            print(f'[fidelity] {side}: seed-to-seed std '
-                  f'{num(s[f"{side}_seed_std"])} mIoU, seed 0 vs seed 1 '
-                  f'Spearman {num(s[f"{side}_seed_spearman"])}')
-    print(f'[fidelity] {osp.join(wd, "fidelity.json")}, '
-          f'{osp.join(wd, "fidelity.png")}')
+        lines += [f'{side}: seed-to-seed std {num(s[f"{side}_seed_std"])} '
+                  f'mIoU, seed 0 vs seed 1 Spearman '
+                  f'{num(s[f"{side}_seed_spearman"])}'
+                  for side in ('proxy', 'full')]
+    lines.append(f'{osp.join(wd, "fidelity.json")}, '
+                 f'{osp.join(wd, "fidelity.png")}')
+    for line in lines:
+        log.emit(Message('fidelity', line))
     return 0
 
 

@@ -1,4 +1,5 @@
-from .extract import (backbone_stride, cache_features, cache_pipeline,
+from .extract import (backbone_stride, cache_features, cache_manifests,
+                      cache_pipeline,
                       check_proxy_cache, checkpoint_digest,
                       config_source_hash, expect_cache_source,
                       expected_cache_source, head_levels,
@@ -8,7 +9,7 @@ from .storage import (CacheError, FeatureCache, FeatureCacheWriter,
 
 __all__ = [
     'CacheError', 'FeatureCache', 'FeatureCacheWriter', 'backbone_stride',
-    'cache_features', 'cache_pipeline', 'check_proxy_cache',
+    'cache_features', 'cache_manifests', 'cache_pipeline', 'check_proxy_cache',
     'checkpoint_digest',
     'config_source_hash', 'expect_cache_source', 'expected_cache_source',
     'head_levels', 'read_manifest', 'resolve_cache_config'

@@ -18,8 +18,8 @@ from mmseg.registry import DATASETS, MODELS
 from torch.utils.data import DataLoader, Subset
 
 from ..utils.config import resolve_config_path
-from .storage import (CacheError, FeatureCache, FeatureCacheWriter,
-                      file_sha256, source_hash)
+from .storage import (MANIFEST, CacheError, FeatureCache,
+                      FeatureCacheWriter, file_sha256, source_hash)
 
 DEFAULT_CACHE_PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -327,3 +327,11 @@ def check_proxy_cache(cfg: Config,
         raise CacheError(f'{cfg.filename}: {", ".join(loaders)} read no '
                          'CachedFeatureDataset')
     return shape
+
+
+def cache_manifests(cfg: Config,
+                    loaders: Sequence[str] = LOADERS[:2]) -> List[str]:
+    """The manifests of the cached splits proxy config ``cfg`` reads in
+    ``loaders``: what every machine that runs its trials must see."""
+    return [osp.join(ds.data_root, ds.get('split', 'train'), MANIFEST)
+            for _, ds in _cache_datasets(cfg, loaders)]

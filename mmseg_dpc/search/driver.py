@@ -18,7 +18,7 @@ import time
 from typing import Any, Dict, Optional
 
 from ..engine import add_metrics_hook
-from ..feature_cache import check_proxy_cache
+from ..feature_cache import cache_manifests, check_proxy_cache
 from ..registry import SEARCH_SPACES
 from .cost import proxy_head_cost
 from .launchers import build_launcher
@@ -72,12 +72,15 @@ class SearchDriver:
         if self.rungs:
             add_metrics_hook(proxy, rungs=self.rungs)
         os.makedirs(osp.join(self.work_dir, 'trials'), exist_ok=True)
+        self.launcher = build_launcher(launcher, workers, ray_address,
+                                       st.resources)
+        # every node that may run a trial sees the cache and the work dir
+        self.launcher.require_shared_paths(cache_manifests(proxy),
+                                           self.work_dir)
         url = storage or default_storage(self.work_dir)
         self.ledger = StudyLedger(
             st, url, build_sampler(st.strategy, self.space, st.seed), resume,
             build_pruner(st.pruner, self.max_iters))
-        self.launcher = build_launcher(launcher, workers, ray_address,
-                                       st.resources)
         runner = TrialRunner(self.launcher, proxy, st.seed, st.trial_timeout,
                              st.threads_per_trial,
                              env={STORAGE_ENV: url} if st.pruner else None)

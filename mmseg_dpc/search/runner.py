@@ -228,7 +228,7 @@ class TrialRunner:
             if fin.timed_out:
                 error = f'timeout after {self.timeout}s'
             elif fin.returncode != 0:
-                error = (f'exit code {fin.returncode}; end of train.log:\n'
+                error = (f'{fin.reason}; end of train.log:\n'
                          f'{tail(osp.join(run.dir, "train.log"))}')
             else:
                 try:

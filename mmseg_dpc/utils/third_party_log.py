@@ -12,6 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import os.path as osp
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from typing import Iterator
@@ -52,11 +55,19 @@ class _CountingFileHandler(logging.FileHandler):
 @contextlib.contextmanager
 def third_party_log(path: str) -> Iterator[ThirdPartyLog]:
     """Send Python warnings and mmengine's log records below ERROR to
-    ``path`` (appended) while the block runs."""
+    ``path`` (appended) while the block runs.
+
+    They are written to a temporary file first and appended to ``path``
+    at the end, where its folder exists then: the block creates nothing
+    (a tool that refuses its settings leaves no work dir behind); where the
+    folder does not exist, they stay in the temporary file, which
+    ``log.path`` then names."""
     from mmengine.logging import MMLogger
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    log = ThirdPartyLog(path)
-    handler = _CountingFileHandler(path, log)
+    fd, scratch = tempfile.mkstemp(prefix='mmseg_dpc_third_party_',
+                                   suffix='.log')
+    os.close(fd)
+    log = ThirdPartyLog(scratch)
+    handler = _CountingFileHandler(scratch, log)
     logger = MMLogger.get_current_instance()
     consoles = [(h, h.level) for h in logger.handlers
                 if isinstance(h, logging.StreamHandler)
@@ -82,3 +93,8 @@ def third_party_log(path: str) -> Iterator[ThirdPartyLog]:
         for h, level in consoles:
             h.setLevel(level)
         handler.close()
+        if osp.isdir(osp.dirname(osp.abspath(path))):
+            with open(scratch) as src, open(path, 'a') as dst:
+                shutil.copyfileobj(src, dst)
+            os.remove(scratch)
+            log.path = path

@@ -12,6 +12,7 @@ from ..conftest import DEMO_CONFIG, run_tool
 
 def test_messages_go_to_the_file_and_are_counted(tmp_path, capsys):
     path = tmp_path / 'logs' / 'third_party.log'
+    path.parent.mkdir()
     MMLogger.get_current_instance()
     with third_party_log(str(path)) as log:
         warnings.warn('an old API', DeprecationWarning)
@@ -45,3 +46,15 @@ def test_cache_features_prints_its_own_lines_only(tmp_path, shapes_root):
     assert not any('init_weights' in line or 'Warning' in line
                    for line in lines)
     assert 'init_weights' in (cache / 'cache_features.log').read_text()
+
+
+def test_the_block_creates_no_folder(tmp_path):
+    """A tool that refuses its settings leaves no work dir: the messages
+    then stay in a temporary file, which the summary names."""
+    path = tmp_path / 'work_dir' / 'third_party.log'
+    with third_party_log(str(path)) as log:
+        warnings.warn('early', UserWarning)
+    assert not path.parent.exists()
+    assert log.count == 1 and log.path != str(path)
+    with open(log.path) as f:
+        assert 'early' in f.read()

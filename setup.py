@@ -16,6 +16,7 @@ CONSOLE_SCRIPTS = [
     'mmseg-dpc-dashboard = mmseg_dpc.tools.dashboard:main',
     'mmseg-dpc-report = mmseg_dpc.tools.analysis.search_report:main',
     'mmseg-dpc-fidelity = mmseg_dpc.tools.analysis.proxy_fidelity:cli',
+    'mmseg-dpc-seed-noise = mmseg_dpc.tools.analysis.seed_noise:cli',
     'mmseg-dpc-flops = mmseg_dpc.tools.analysis.get_flops:main',
     'mmseg-dpc-draw-cell = mmseg_dpc.tools.analysis.draw_cell:main',
     'mmseg-dpc-branch-contributions = '

@@ -1,0 +1,256 @@
+"""Seed noise of the full task: why do DPC heads vary more than ASPP?
+
+    python tools/analysis/seed_noise.py SEARCH_CONFIG --work-dir D \
+        [--seeds 6] [--cells 2] [--sample-seed 0] [--ablations A B ...]
+        [--workers N] [--launcher local|ray] [--cfg-options k=v ...]
+
+Trains the released cell (the search config's verdict baseline whose name
+says "released", else the full config's own cell), ``--cells`` uniform
+cells of the search space and the ASPP baseline (the verdict baseline
+whose name says "ASPP") ``--seeds`` times each on the full task, as the
+verdict trains them (``rerank``: full config, ``cfg_options``, the backbone
+of ``init_from``), once as they are and once under each ablation: one
+suspect of the noise changed at a time. Writes ``seed_noise.json`` and a
+markdown table ``seed_noise.md`` (each model's seed std and mean under
+each ablation, and the DPC heads' std against ASPP's); the same command
+again trains only what is missing.
+
+Ablations (``--ablations``, default all):
+- ``no_cell_dropout``: no dropout on the cell's concatenation (the
+  classifier's own dropout stays);
+- ``plain_conv``: plain ``nn.Conv2d`` instead of ``AtrousConv2d``, which
+  skips the taps that read only padding (the same result by design);
+- ``group_norm``: GroupNorm instead of BatchNorm in the head (BN
+  statistics of chained branches, small batches);
+- ``ema``: mmengine's ``EMAHook`` (weights averaged, momentum 0.02);
+- ``long``: twice the fine-tuning iterations.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+from mmengine.config import DictAction
+
+
+def _set(options: dict) -> Callable:
+    def apply(cfg, is_dpc: bool):
+        if is_dpc or not options.get('_dpc_only'):
+            cfg.merge_from_dict({k: v for k, v in options.items()
+                                 if k != '_dpc_only'})
+        return cfg
+    return apply
+
+
+def _ema(cfg, is_dpc: bool):
+    cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+        dict(type='EMAHook', ema_type='ExponentialMovingAverage',
+             momentum=0.02, priority='ABOVE_NORMAL')]
+    return cfg
+
+
+def _long(cfg, is_dpc: bool):
+    from mmseg_dpc.tools.cli import schedule_options
+    options = (o.split('=') for o in schedule_options(
+        2 * cfg.train_cfg.max_iters))
+    cfg.merge_from_dict({key: int(value) for key, value in options})
+    return cfg
+
+
+# name -> (what it changes, how); None: as the verdict trains
+ABLATIONS: Dict[str, Tuple[str, Optional[Callable]]] = {
+    'as_is': ('as the verdict trains', None),
+    'no_cell_dropout': ('no dropout on the cell\'s concatenation', _set(
+        {'model.decode_head.cell_dropout_ratio': 0.0, '_dpc_only': True})),
+    'plain_conv': ('nn.Conv2d instead of AtrousConv2d', _set(
+        {'model.decode_head.conv_cfg': dict(type='Conv2d'),
+         '_dpc_only': True})),
+    'group_norm': ('GroupNorm(8) instead of BatchNorm in the head', _set(
+        {'model.decode_head.norm_cfg': dict(type='GN', num_groups=8,
+                                            requires_grad=True)})),
+    'ema': ('EMA of the weights (EMAHook, momentum 0.02)', _ema),
+    'long': ('twice the fine-tuning iterations', _long),
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('config', help='search config (space, rerank, verdict)')
+    p.add_argument('--work-dir', required=True)
+    p.add_argument('--seeds', type=int, default=6)
+    p.add_argument('--cells', type=int, default=2)
+    p.add_argument('--sample-seed', type=int, default=0)
+    p.add_argument('--ablations', nargs='+', choices=list(ABLATIONS),
+                   default=list(ABLATIONS))
+    p.add_argument('--workers', type=int, default=None)
+    p.add_argument('--launcher', choices=['local', 'ray'], default='local')
+    p.add_argument('--ray-address')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def _baseline(verdict, word: str) -> Optional[Tuple[str, str]]:
+    for name, path in (verdict.baselines if verdict else {}).items():
+        if word.lower() in name.lower():
+            return name, path
+    return None
+
+
+def models(st, space, cells: int, sample_seed: int):
+    """``[(name, config path or None, cell or None, is DPC)]``: the
+    released cell, ``cells`` uniform cells, the ASPP baseline."""
+    out = []
+    released = _baseline(st.verdict, 'released')
+    out.append(('released cell', released[1] if released else None, None,
+                True))
+    seen = []
+    for arch in space.samples(100 * cells, seed=sample_seed):
+        if arch not in seen:
+            seen.append(arch)
+        if len(seen) == cells:
+            break
+    out += [(f'uniform cell {a.hash}', None, a, True) for a in seen]
+    aspp = _baseline(st.verdict, 'aspp')
+    if aspp is None:
+        raise ValueError('the search config\'s verdict.baselines name no '
+                         'ASPP model (a name with "ASPP" in it)')
+    out.append((aspp[0], aspp[1], None, False))
+    return out
+
+
+def main() -> int:
+    a = parse_args()
+    import mmseg_dpc
+    mmseg_dpc.register_all_modules()
+    from mmseg_dpc import SEARCH_SPACES
+    from mmseg_dpc.search.full_task import (full_task_config,
+                                            full_task_runner)
+    from mmseg_dpc.search.launchers import build_launcher
+    from mmseg_dpc.search.runner import TrialRun
+    from mmseg_dpc.search.settings import SearchSettings, check_workers
+    from mmseg_dpc.tools.cli import load_config_file
+    try:
+        cfg = load_config_file(a.config)
+        if a.cfg_options:
+            cfg.merge_from_dict(a.cfg_options)
+        st = SearchSettings.from_config(cfg)
+        check_workers(a.workers, a.launcher)
+        if st.rerank is None:
+            raise ValueError('the search config has no rerank: its full '
+                             'task is what the seeds are trained on')
+        if a.seeds < 2:
+            raise ValueError('--seeds must be >= 2')
+        space = SEARCH_SPACES.build(st.search_space)
+        chosen = models(st, space, a.cells, a.sample_seed)
+    except (ValueError, KeyError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    wd = osp.abspath(a.work_dir)
+    os.makedirs(wd, exist_ok=True)
+    runs, where = [], {}
+    for mi, (name, path, arch, is_dpc) in enumerate(chosen):
+        base = full_task_config(st.rerank, path)
+        for ablation in a.ablations:
+            change = ABLATIONS[ablation][1]
+            if change is not None and not is_dpc and ablation in (
+                    'no_cell_dropout', 'plain_conv'):
+                continue  # a DPC suspect: ASPP has no such part
+            ablated = change(copy.deepcopy(base), is_dpc) if change else base
+            for seed in range(1, a.seeds + 1):
+                key = (name, ablation, seed)
+                d = osp.join(wd, f'model{mi}', f'{ablation}-s{seed}')
+                runs.append(TrialRun(key, len(runs), arch, d, {},
+                                     seed=seed, base=ablated))
+                where[key] = d
+    launcher = build_launcher(a.launcher, a.workers, a.ray_address,
+                              st.resources)
+    runner = full_task_runner(st.rerank, launcher,
+                              threads_per_trial=st.threads_per_trial)
+
+    def before(kept, to_train):
+        print(f'[noise] {kept} runs done before, {to_train} to train',
+              flush=True)
+
+    def after(run, record, done, total, eta):
+        state = 'done' if record.complete else f'FAILED: {record.error}'
+        print(f'[noise] {done}/{total} {run.key[0]} / {run.key[1]} seed '
+              f'{run.key[2]} {state}; ETA {eta / 60:.1f} min', flush=True)
+
+    try:
+        records = runner.train(runs, st.poll_interval, before, after)
+    finally:
+        launcher.shutdown()
+    table = summarize(chosen, a.ablations, records, a.seeds)
+    with open(osp.join(wd, 'seed_noise.json'), 'w') as f:
+        json.dump(table, f, indent=1)
+    text = markdown(table)
+    with open(osp.join(wd, 'seed_noise.md'), 'w') as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+def summarize(chosen, ablations, records, seeds) -> dict:
+    """Each (model, ablation): mIoU per seed, mean and std."""
+    rows = []
+    for name, _, arch, is_dpc in chosen:
+        for ablation in ablations:
+            mious = [records[k].metrics['mIoU'] for k in
+                     ((name, ablation, s) for s in range(1, seeds + 1))
+                     if k in records and records[k].complete]
+            if not mious:
+                continue
+            rows.append(dict(
+                model=name, dpc=is_dpc, ablation=ablation,
+                change=ABLATIONS[ablation][0], miou=mious,
+                mean=statistics.mean(mious),
+                std=statistics.stdev(mious) if len(mious) > 1 else None))
+    return dict(seeds=list(range(1, seeds + 1)), rows=rows)
+
+
+def markdown(table: dict) -> str:
+    """Seed std (mean) of each model under each ablation, and each DPC
+    head's std against the ASPP head's under the same ablation."""
+    rows: List[dict] = table['rows']
+    names = list(dict.fromkeys(r['model'] for r in rows))
+    ablations = list(dict.fromkeys(r['ablation'] for r in rows))
+    cell = {(r['model'], r['ablation']): r for r in rows}
+    aspp = next(r['model'] for r in rows if not r['dpc'])
+    lines = ['| ablation | ' + ' | '.join(names) +
+             ' | DPC std / ASPP std |',
+             '| --- |' + ' --- |' * (len(names) + 1)]
+
+    def fmt(r):
+        if r is None:
+            return 'n/a'
+        std = 'n/a' if r['std'] is None else f'{r["std"]:.2f}'
+        return f'{std} ({r["mean"]:.2f})'
+
+    for ab in ablations:
+        base = cell.get((aspp, ab)) or cell.get((aspp, 'as_is'))
+        ratios = [cell[(n, ab)]['std'] / base['std'] for n in names
+                  if (n, ab) in cell and cell[(n, ab)]['dpc'] and base
+                  and base['std'] and cell[(n, ab)]['std'] is not None]
+        ratio = (', '.join(f'{x:.1f}x' for x in ratios) if ratios
+                 else 'n/a')
+        lines.append(f'| {ab} | ' + ' | '.join(
+            fmt(cell.get((n, ab))) for n in names) + f' | {ratio} |')
+    return (f'Seed std (mean) of mIoU over seeds {table["seeds"][0]}-'
+            f'{table["seeds"][-1]}; ASPP rows of DPC-only ablations use '
+            'ASPP as is.\n\n' + '\n'.join(lines) + '\n')
+
+
+def cli() -> None:
+    """The command: :func:`main`, then exit without the interpreter's
+    teardown."""
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)
+
+
+if __name__ == '__main__':
+    cli()

@@ -125,15 +125,19 @@ def decide(pairs: Mapping[str, Tuple[Mapping[int, float],
            paired: bool = True, alpha: float = 0.05) -> List[Verdict]:
     """The verdict on each ``name: (a, b)``, ``a`` against ``b``, Holm's
     correction across them: *better*/*worse* where the adjusted p-value is
-    at most ``alpha``. Each interval is taken at the confidence of its Holm
-    rank (``1 - alpha / (m - rank)``), so a decided one excludes zero."""
+    at most ``alpha``. A decided one's interval is taken at the confidence
+    of its Holm rank (``1 - alpha / (m - rank)``), the others' at the level
+    Holm stopped at (``1 - alpha / (m - rejected)``, as Strassburger and
+    Bretz's Holm-compatible intervals), so an interval excludes zero
+    exactly where its comparison is decided."""
     first = {n: difference(a, b, paired) for n, (a, b) in pairs.items()}
     names = list(first)
     adjusted = holm([first[n].p for n in names])
     ranked = sorted((first[n].p, n) for n in names
                     if first[n].p is not None)
-    level = {n: 1 - alpha / (len(ranked) - r) for r, (_, n) in
-             enumerate(ranked)}
+    rejected = sum(p is not None and p <= alpha for p in adjusted)
+    level = {n: 1 - alpha / (len(ranked) - min(r, rejected))
+             for r, (_, n) in enumerate(ranked)}
     out = []
     for n, p_holm in zip(names, adjusted):
         a, b = pairs[n]
@@ -158,7 +162,8 @@ class Round:
 def next_round(seeds: Mapping[str, Sequence[int]],
                undecided: Sequence[str], against: str,
                max_seeds: int) -> Optional[Round]:
-    """Racing: what to train next. ``seeds``: each model's seeds so far;
+    """Racing: what to train next. ``seeds``: each model's seeds tried so
+    far (a failed run counts: it is not tried again within the race);
     ``undecided``: the models whose comparison with ``against`` (the
     searched cell) is not decided yet. While any is, and ``against`` has
     fewer than ``max_seeds``, the next seed after ``against``'s is trained

@@ -99,3 +99,27 @@ def test_racing_stops_decided_and_continues_undecided():
     assert next_round(have, [], 'searched', 6) is None  # all decided
     full = {k: [1, 2, 3, 4, 5, 6] for k in have}
     assert next_round(full, ['median'], 'searched', 6) is None  # the cap
+
+
+def test_an_interval_excludes_zero_exactly_where_decided():
+    # raw p 0.029 and 0.044: each under 0.05, but Holm rejects neither
+    # (0.029 > 0.05 / 2), so neither interval may exclude zero, though the
+    # second's plain 95% interval does
+    base = [80.0, 82.0, 79.0, 81.0]
+    a = seeds([x + d for x, d in zip(base, [1, 2, 3, 1.2])])
+    b = seeds([x + d for x, d in zip(base, [1, 2, 3, 0.8])])
+    ref = seeds(base)
+    assert difference(b, ref).ci[0] > 0
+    v = decide(dict(a=(a, ref), b=(b, ref)))
+    assert [x.verdict for x in v] == [INDISTINGUISHABLE] * 2
+    for x in v:
+        assert x.difference.confidence == pytest.approx(0.975)
+        assert x.difference.ci[0] < 0 < x.difference.ci[1]
+    # one decided: the other's interval at the level Holm stopped at
+    strong = seeds([x + d for x, d in zip(base, [1, 1.1, 1.2, 1.05])])
+    v = {x.name: x for x in decide(dict(s=(strong, ref), b=(b, ref)))}
+    assert v['s'].verdict == BETTER and v['s'].difference.ci[0] > 0
+    assert v['s'].difference.confidence == pytest.approx(0.975)
+    assert v['b'].verdict == BETTER  # 0.044 <= 0.05 / 1
+    assert v['b'].difference.confidence == pytest.approx(0.95)
+    assert v['b'].difference.ci[0] > 0

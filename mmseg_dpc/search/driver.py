@@ -15,17 +15,20 @@ from __future__ import annotations
 import os
 import os.path as osp
 import time
+from dataclasses import replace
 from typing import Any, Dict, Optional
 
 from ..engine import add_metrics_hook
 from ..feature_cache import cache_manifests, check_proxy_cache
 from ..registry import SEARCH_SPACES
+from . import interrupt
+from .cheap_stage import CheapStage
 from .cost import proxy_head_cost
 from .launchers import build_launcher
 from .leaderboard import write_leaderboard
 from .ledger import StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
-from .progress import ProgressLog
+from .progress import Message, ProgressLog, SearchProgress
 from .pruning import STORAGE_ENV, build_pruner, rung_steps
 from .rerank import Reranker
 from .runner import TrialRunner, load_base_config
@@ -67,6 +70,8 @@ class SearchDriver:
         self.space = SEARCH_SPACES.build(st.search_space)
         proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
         cost = proxy_head_cost(proxy, check_proxy_cache(proxy))
+        self.cheap = CheapStage.from_settings(st, self.space, proxy, cost,
+                                              self.work_dir)
         self.max_iters = proxy.train_cfg.max_iters
         self.rungs = rung_steps(st.pruner, self.max_iters)
         if self.rungs:
@@ -99,44 +104,85 @@ class SearchDriver:
         """Run until ``num_trials`` trials are evaluated, then re-rank and
         give the verdict over seeds (where the config asks);
         returns the summary written to ``summary.json``. Raises
-        :class:`SearchStopped` when the failure budget is spent (results
-        written first)."""
+        :class:`SearchStopped` when the failure budget is spent, and
+        :class:`~.interrupt.SearchInterrupted` on Ctrl-C or SIGTERM (in
+        both, what is done written first; interrupted trials wait in the
+        study for the same command)."""
         st, sched = self.settings, self.scheduler
         start = last_print = last_board = time.time()
         print(f'[search] study {st.study_name!r}, {self.space}, '
               f'{self.space.size:.3g} cells, strategy {st.strategy.type}, '
               f'{st.num_trials} trials, {self.launcher.workers} workers')
         self.ledger.start()
+        shown = None
         try:
+            if self.cheap is not None:  # its best cells are trained first
+                self.cheap.propose(self.ledger, self.launcher,
+                                   st.poll_interval)
             while not sched.done():
+                interrupt.check()
                 finished, started = sched.step()
                 now = time.time()
                 if finished or started or now - last_print > 30:
-                    self.log.emit(sched.progress(start))
+                    shown = self._show(sched.progress(start), shown)
                     last_print = now
                 if finished and now - last_board > 10:
                     write_leaderboard(self.work_dir, self.ledger, self.rungs)
                     last_board = now
                 sched.wait(st.poll_interval)
         except BaseException as e:
+            stopped = interrupt.as_interrupt(e)
+            if stopped is not None:
+                n = sched.interrupt(f'interrupted by {stopped}')
+                self._stopped(stopped, f'{n} running trial(s) put back in '
+                              'the study')
+                raise stopped from None
             sched.stop(str(e).splitlines()[0] if str(e) else
                        type(e).__name__)
-            try:  # what completed stays on the leaderboard
-                write_leaderboard(self.work_dir, self.ledger, self.rungs)
-            except Exception as board_error:
-                print(f'[search] could not write the leaderboard: '
-                      f'{board_error}')
+            self._write_board()
             raise
         finally:
             self.launcher.shutdown()
             self.ledger.stop()
-        self.log.emit(sched.progress(start))
-        if self.reranker is not None:
-            write_leaderboard(self.work_dir, self.ledger, self.rungs)
-            ranked = self.ledger.complete_trials()
-            rerank = self.reranker.run(ranked, st.poll_interval)
-            if self.verdicts is not None:
-                self.verdicts.run(rerank, ranked, st.poll_interval)
+        self._show(sched.progress(start), shown)
+        try:
+            if self.reranker is not None:
+                write_leaderboard(self.work_dir, self.ledger, self.rungs)
+                ranked = self.ledger.complete_trials()
+                rerank = self.reranker.run(ranked, st.poll_interval)
+                if self.verdicts is not None:
+                    self.verdicts.run(rerank, ranked, st.poll_interval)
+        except BaseException as e:
+            stopped = interrupt.as_interrupt(e)
+            if stopped is None:
+                raise
+            self._stopped(stopped, 'the full-task runs that were running '
+                          'are INTERRUPTED; the complete ones are kept')
+            raise stopped from None
         summary = write_leaderboard(self.work_dir, self.ledger, self.rungs)
         print(f'[search] leaderboard: {summary["leaderboard_csv"]}')
         return summary
+
+    def _show(self, progress: SearchProgress,
+              shown: Optional[SearchProgress]) -> SearchProgress:
+        """Emit ``progress`` unless it says what ``shown`` (the last one
+        emitted) said, times aside; returns what was shown last."""
+        if shown is None or replace(progress, elapsed=0.0, eta=None) != \
+                replace(shown, elapsed=0.0, eta=None):
+            self.log.emit(progress)
+            return progress
+        return shown
+
+    def _write_board(self) -> None:
+        try:  # what completed stays on the leaderboard
+            write_leaderboard(self.work_dir, self.ledger, self.rungs)
+        except Exception as board_error:
+            print(f'[search] could not write the leaderboard: '
+                  f'{board_error}')
+
+    def _stopped(self, stopped, what: str) -> None:
+        """Write what is done and say how to continue after ``stopped``."""
+        self._write_board()
+        self.log.emit(Message('search', f'interrupted by {stopped}: '
+                              f'{what}; nothing complete is lost. Run the '
+                              'same command to continue.'))

@@ -36,7 +36,8 @@ from .study_view import STALE, Best, Counts, Outcomes, StudyView
 
 # heartbeats and stale-trial failing are used with ask/tell on purpose
 warnings.filterwarnings('ignore', message='Heartbeat of storage')
-warnings.filterwarnings('ignore', category=optuna.exceptions.ExperimentalWarning)
+warnings.filterwarnings('ignore',
+                        category=optuna.exceptions.ExperimentalWarning)
 
 
 def retry_callback(max_retry: int) -> Tuple[Any, str]:
@@ -247,6 +248,20 @@ class StudyLedger:
         if told:
             self.retry(self.study, self.storage.get_trial(trial._trial_id))
         return told
+
+    def interrupt(self, trial: optuna.Trial) -> bool:
+        """Put ``trial``, stopped here by Ctrl-C or SIGTERM, back in the
+        study as WAITING: the next run takes it at once (no heartbeat
+        grace period to wait out), with its number and cell, as neither a
+        failure nor a retry (``max_retries`` and the failure budget do not
+        count it). ``False`` where the study had finished it already."""
+        try:
+            return bool(self.study._storage.set_trial_state_values(
+                trial._trial_id, TrialState.WAITING))
+        except UpdateFinishedTrialError:
+            return False
+        finally:
+            self.heartbeat.release(trial._trial_id)
 
     def error_of(self, trial: optuna.Trial) -> str:
         """Why the study failed ``trial`` (another driver, or stale)."""

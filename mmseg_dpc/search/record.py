@@ -26,6 +26,9 @@ from .optuna_adapter import describe_cell
 
 # a record's status; the leaderboard's and the report's too
 COMPLETE, FAILED, PRUNED, RUNNING = 'COMPLETE', 'FAILED', 'PRUNED', 'RUNNING'
+# a run stopped by Ctrl-C or SIGTERM (see :mod:`.interrupt`): neither a
+# failure nor an outcome; the study's trial waits to be run again
+INTERRUPTED = 'INTERRUPTED'
 STATUS = {TrialState.COMPLETE: COMPLETE, TrialState.FAIL: FAILED,
           TrialState.PRUNED: PRUNED}
 RESULT_FILE = 'result.json'
@@ -115,6 +118,11 @@ class TrialRecord:
     @property
     def run_dir(self) -> Optional[str]:
         return osp.dirname(self.config) if self.config else None
+
+    def interrupted(self, why: str) -> None:
+        """The run was stopped by ``why`` (a signal) before it ended: it is
+        INTERRUPTED, to be run again."""
+        self.status, self.error, self.metrics = INTERRUPTED, why, {}
 
     def failed_elsewhere(self, error: str) -> None:
         """The study failed this trial while it ran here (stale, or by

@@ -20,18 +20,22 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 
-from ..engine import add_metrics_hook, read_metrics, read_metrics_file
+from ..engine import (METRICS_FILE, add_metrics_hook, read_metrics,
+                      read_metrics_file)
 from ..feature_cache import expect_cache_source
 from ..utils.config import resolve_config_path
+from . import interrupt
 from .architecture import Architecture
 from .fingerprint import ChangedRunsError, ConfigChange, config_change
-from .record import TrialRecord
+from .record import RESULT_FILE, TrialRecord
 
 # the module each trial runs (``python -m``): part of the installed package,
 # so trials start wherever the package is installed, clone or wheel
 TRAIN_MODULE = 'mmseg_dpc.tools.train'
 # what TrialRunner.train does with a kept run made under other settings
 ON_CHANGED = ('retrain', 'refuse')
+# what a run writes that a new run in its folder must not inherit
+STALE_FILES = (METRICS_FILE, RESULT_FILE, 'timing.json')
 
 
 def trial_dir_name(number: int, arch: Architecture) -> str:
@@ -194,7 +198,13 @@ class TrialRunner:
                             report=run.report)
 
     def prepare(self, run: TrialRun) -> None:
-        """Write the trial's ``config.py`` (raises where it cannot)."""
+        """Write the trial's ``config.py`` (raises where it cannot), and
+        remove what an earlier, unfinished run left in its folder (its
+        metrics must not be taken for this run's)."""
+        for name in STALE_FILES:
+            path = osp.join(run.dir, name)
+            if osp.exists(path):
+                os.remove(path)
         write_trial_config(run.base or self.base, run.arch, run.dir,
                            seed=self.seed if run.seed is None else run.seed,
                            report=run.report)
@@ -277,18 +287,36 @@ class TrialRunner:
         if before is not None:
             before(len(records), len(queue))
         total, done, start = len(queue), 0, time.time()
-        while queue or self.running:
-            while queue and self.free_slots > 0:
-                self.launch(queue.pop(0))
-            for run, record in self.collect():
-                record.write()
-                records[run.key] = record
-                done += 1
-                if after is not None:
-                    after(run, record, done, total,
-                          (time.time() - start) / done * (total - done))
-            self.wait(poll_interval)
+        try:
+            while queue or self.running:
+                interrupt.check()
+                while queue and self.free_slots > 0:
+                    self.launch(queue.pop(0))
+                for run, record in self.collect():
+                    record.write()
+                    records[run.key] = record
+                    done += 1
+                    if after is not None:
+                        after(run, record, done, total,
+                              (time.time() - start) / done * (total - done))
+                self.wait(poll_interval)
+        except BaseException as e:
+            stopped = interrupt.as_interrupt(e)
+            if stopped is None:
+                raise
+            self.interrupt(str(stopped))
+            raise stopped from None
         return records
+
+    def interrupt(self, why: str) -> List[TrialRun]:
+        """Kill every running trial and record each INTERRUPTED with ``why``
+        (not complete: trained again by the next run); returns them."""
+        runs = self.stop()
+        for run in runs:
+            record = run.record(time.time() - (run.started or time.time()))
+            record.interrupted(why)
+            record.write()
+        return runs
 
     def stop(self) -> List[TrialRun]:
         """Kill every running trial; returns them."""

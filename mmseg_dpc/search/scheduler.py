@@ -245,6 +245,27 @@ class TrialScheduler:
             'trials are kept: fix the cause (see the trial\'s train.log) '
             'and run the same command again to continue.')
 
+    def interrupt(self, why: str) -> int:
+        """End this driver's trials (running, prepared) and put them back
+        in the study as waiting (see :meth:`~.ledger.StudyLedger.interrupt`),
+        each result.json INTERRUPTED with ``why``; returns how many."""
+        runs = self.runner.stop()
+        pending = [(self.trials.pop(r.key), r) for r in runs]
+        if self.prepared is not None:
+            pending.append((self.prepared.trial, self.prepared.run))
+            self.prepared = None
+        for trial, run in pending:
+            wall = time.time() - run.started if run.started else 0.0
+            record = run.record(wall)
+            record.interrupted(why)
+            try:
+                if self.ledger.interrupt(trial):
+                    record.write()
+            except Exception as e:  # the storage itself may be the cause
+                print(f'[search] could not put trial {trial.number} back: '
+                      f'{type(e).__name__}: {e}')
+        return len(pending)
+
     def stop(self, why: str) -> None:
         """End this driver's trials (running, prepared) as failed with
         ``why``, and retry them: a later run continues where this one

@@ -72,8 +72,11 @@ def main() -> int:
 
 
 def run(cfg, work_dir: str, a: argparse.Namespace) -> int:
-    """Build the driver and run the search; the exit code."""
+    """Build the driver and run the search; the exit code (128 + the
+    signal's number after Ctrl-C or SIGTERM, as a shell reports it)."""
+    from mmseg_dpc.search import interrupt
     from mmseg_dpc.search.driver import SearchDriver, SearchStopped
+    interrupt.install()
     try:
         driver = SearchDriver(cfg, work_dir, workers=a.workers,
                               launcher=a.launcher, storage=a.storage,
@@ -86,6 +89,8 @@ def run(cfg, work_dir: str, a: argparse.Namespace) -> int:
     except SearchStopped as e:
         print(f'error: {e}', file=sys.stderr)
         return 3
+    except interrupt.SearchInterrupted as e:
+        return e.exit_code
     return 0
 
 

@@ -22,6 +22,7 @@ from ..engine import add_metrics_hook
 from ..feature_cache import cache_manifests, check_proxy_cache
 from ..registry import SEARCH_SPACES
 from . import interrupt
+from .cheap_stage import CheapStage
 from .cost import proxy_head_cost
 from .launchers import build_launcher
 from .leaderboard import write_leaderboard
@@ -69,6 +70,8 @@ class SearchDriver:
         self.space = SEARCH_SPACES.build(st.search_space)
         proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
         cost = proxy_head_cost(proxy, check_proxy_cache(proxy))
+        self.cheap = CheapStage.from_settings(st, self.space, proxy, cost,
+                                              self.work_dir)
         self.max_iters = proxy.train_cfg.max_iters
         self.rungs = rung_steps(st.pruner, self.max_iters)
         if self.rungs:
@@ -113,6 +116,9 @@ class SearchDriver:
         self.ledger.start()
         shown = None
         try:
+            if self.cheap is not None:  # its best cells are trained first
+                self.cheap.propose(self.ledger, self.launcher,
+                                   st.poll_interval)
             while not sched.done():
                 interrupt.check()
                 finished, started = sched.step()

@@ -17,9 +17,18 @@ from mmengine.config import Config
 
 from ..utils.config import resolve_config_path
 
-STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2')
+STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2', 'one_shot', 'zero_cost')
+# strategies that rank `candidates` cells by a cheap stage first
+CHEAP_STAGES = ('one_shot', 'zero_cost')
+_CHEAP_KEYS = {'seed', 'candidates', 'write_every', 'device'}
 STRATEGY_KEYS = dict(random={'seed'},
-                     evolution={'seed', 'population_size', 'sample_size'})
+                     evolution={'seed', 'population_size', 'sample_size'},
+                     one_shot=_CHEAP_KEYS | {
+                         'supernet_config', 'supernet_cfg_options',
+                         'supernet_checkpoint', 'sharing', 'bn_batches',
+                         'bn_batch_size', 'num_val'},
+                     zero_cost=_CHEAP_KEYS | {'score', 'batch_size'})
+SUPERNET_SHARING = ('rate_pair', 'position')
 METRICS = ('mIoU', 'mAcc', 'aAcc')
 COST_OBJECTIVES = ('params', 'flops')
 CONSTRAINT_KEYS = tuple(f'max_{k}' for k in COST_OBJECTIVES)
@@ -79,16 +88,108 @@ def _objectives(objs: Any) -> List[Dict[str, str]]:
 
 
 @dataclass(frozen=True)
+class CheapStageSettings:
+    """A cheap stage ranking ``candidates`` uniform cells before the proxy
+    search (strategy ``one_shot`` or ``zero_cost``, see
+    :mod:`.cheap_stage`): its ``score`` (``'mIoU'`` with inherited
+    weights, or a zero-cost score's name), scores appended to the work
+    dir's file ``write_every`` cells at a time, on ``device``.
+
+    ``one_shot``: the supernet config (``supernet_config``, else the
+    proxy's with a ``DPCSupernetHead`` of the search space and
+    ``sharing``), ``supernet_cfg_options`` over it, a trained
+    ``supernet_checkpoint`` (``None``: trained in the work dir first), and
+    the scoring's BN batches and validation maps. ``zero_cost``: maps in
+    its one batch (``batch_size``, ``None``: the proxy's)."""
+    stage: str
+    candidates: int
+    score: str = 'mIoU'
+    write_every: int = 64
+    device: str = 'cpu'
+    supernet_config: Optional[str] = None
+    supernet_cfg_options: Dict[str, Any] = field(default_factory=dict)
+    supernet_checkpoint: Optional[str] = None
+    sharing: str = 'rate_pair'
+    bn_batches: int = 4
+    bn_batch_size: Optional[int] = None
+    num_val: Optional[int] = None
+    batch_size: Optional[int] = None
+
+    @classmethod
+    def from_config(cls, kind: str, options: Dict[str, Any],
+                    cfg: Optional[Config] = None) -> 'CheapStageSettings':
+        """The checked options of strategy ``kind``; ``cfg`` (the search
+        config) resolves ``supernet_config`` as ``proxy_config`` is."""
+        o = dict(options)
+        if 'candidates' not in o:
+            raise ValueError(f'strategy {kind!r} needs candidates (the '
+                             'number of uniform cells it scores)')
+        kw: Dict[str, Any] = dict(
+            candidates=_int('strategy.candidates', o.pop('candidates'), 1))
+        if 'write_every' in o:
+            kw['write_every'] = _int('strategy.write_every',
+                                     o.pop('write_every'), 1)
+        if 'device' in o:
+            device = o.pop('device')
+            if not isinstance(device, str) or not device:
+                raise ValueError(f'strategy.device must be a device name, '
+                                 f'got {device!r}')
+            kw['device'] = device
+        for key in ('bn_batches', ):
+            if key in o:
+                kw[key] = _int(f'strategy.{key}', o.pop(key), 1)
+        for key in ('bn_batch_size', 'num_val', 'batch_size'):
+            if o.get(key) is not None:
+                kw[key] = _int(f'strategy.{key}', o.pop(key), 1)
+            o.pop(key, None)
+        if kind == 'zero_cost':
+            score = o.pop('score', None)
+            if score is None:
+                raise ValueError("strategy 'zero_cost' needs score (e.g. "
+                                 "'naswot')")
+            from .zero_cost import get_score  # names the known scores
+            try:
+                get_score(score)
+            except ValueError as e:
+                raise ValueError(f'strategy.score: {e}') from None
+            return cls('zero_cost', score=score, **kw)
+        sharing = o.pop('sharing', 'rate_pair')
+        if sharing not in SUPERNET_SHARING:
+            raise ValueError(f'strategy.sharing must be one of '
+                             f'{SUPERNET_SHARING}, got {sharing!r}')
+        path = o.pop('supernet_config', None)
+        if path is not None:
+            if cfg is None:
+                raise ValueError('strategy.supernet_config needs the search '
+                                 'config to resolve it')
+            path = resolve_config_path(cfg, 'strategy.supernet_config')
+        ckpt = o.pop('supernet_checkpoint', None)
+        if ckpt is not None and not (isinstance(ckpt, str)
+                                     and osp.isfile(ckpt)):
+            raise ValueError(f'strategy.supernet_checkpoint: no checkpoint '
+                             f'at {ckpt!r}')
+        return cls('one_shot', sharing=sharing, supernet_config=path,
+                   supernet_cfg_options=_dict(
+                       'strategy.supernet_cfg_options',
+                       o.pop('supernet_cfg_options', None)),
+                   supernet_checkpoint=ckpt and osp.abspath(ckpt), **kw)
+
+
+@dataclass(frozen=True)
 class StrategySettings:
     """The search strategy (the config's ``strategy``): the sampler's
     ``type``, its ``seed`` (``None``: the search's) and the sampler's other
-    arguments (``options``)."""
+    arguments (``options``); for a cheap stage (``one_shot``,
+    ``zero_cost``) its settings (``cheap``), the sampler being uniform
+    once its proposals are used."""
     type: str = 'random'
     seed: Optional[int] = None
     options: Dict[str, Any] = field(default_factory=dict)
+    cheap: Optional[CheapStageSettings] = None
 
     @classmethod
-    def from_config(cls, value: Any) -> 'StrategySettings':
+    def from_config(cls, value: Any,
+                    cfg: Optional[Config] = None) -> 'StrategySettings':
         strategy = _dict('strategy', value)
         kind = strategy.pop('type', 'random')
         if kind not in STRATEGIES:
@@ -102,6 +203,9 @@ class StrategySettings:
             for key in ('population_size', 'sample_size'):
                 if key in strategy:
                     _int(f'strategy.{key}', strategy[key], 1)
+        if kind in CHEAP_STAGES:
+            return cls(kind, seed, {}, CheapStageSettings.from_config(
+                kind, strategy, cfg))
         return cls(kind, seed, strategy)
 
 
@@ -272,7 +376,8 @@ class SearchSettings:
             proxy_cfg_options=_dict('proxy_cfg_options',
                                     cfg.get('proxy_cfg_options')),
             study_name=study_name,
-            strategy=StrategySettings.from_config(cfg.get('strategy')),
+            strategy=StrategySettings.from_config(cfg.get('strategy'),
+                                                  cfg),
             objectives=objectives,
             constraints=constraints,
             trial_timeout=trial_timeout,
@@ -353,10 +458,22 @@ class RerankSettings:
 class VerdictSettings:
     """The config's ``verdict``: the best re-ranked cell, the median proxy
     cell (``median_cell``) and each of ``baselines`` (name -> config path)
-    trained over ``seeds`` seeds as re-ranking trains."""
+    trained over ``seeds`` seeds as re-ranking trains, then raced: the
+    models of undecided comparisons (and the searched cell) get another
+    seed each round, up to ``max_seeds`` (``None``: ``seeds``, no race).
+    ``paired``: compared by seed (else Welch's test)."""
     seeds: int = 3
     median_cell: bool = True
     baselines: Dict[str, str] = field(default_factory=dict)
+    paired: bool = True
+    max_seeds: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.max_seeds is None:
+            object.__setattr__(self, 'max_seeds', self.seeds)
+        if self.max_seeds < self.seeds:
+            raise ValueError(f'verdict.max_seeds must be >= verdict.seeds '
+                             f'({self.seeds}), got {self.max_seeds}')
 
     @classmethod
     def from_config(cls, cfg: Config) -> Optional['VerdictSettings']:
@@ -368,12 +485,18 @@ class VerdictSettings:
                              're-ranking\'s best cell, trained as re-ranking '
                              'trains')
         verdict = _dict('verdict', verdict, ('seeds', 'median_cell',
-                                             'baselines'))
+                                             'baselines', 'paired',
+                                             'max_seeds'))
         seeds = _int('verdict.seeds', verdict.get('seeds', 3), 2)
+        max_seeds = verdict.get('max_seeds')
+        if max_seeds is not None:
+            max_seeds = _int('verdict.max_seeds', max_seeds, 2)
         median = verdict.get('median_cell', True)
-        if not isinstance(median, bool):
-            raise ValueError(f'verdict.median_cell must be True or False, '
-                             f'got {median!r}')
+        paired = verdict.get('paired', True)
+        for key, value in (('median_cell', median), ('paired', paired)):
+            if not isinstance(value, bool):
+                raise ValueError(f'verdict.{key} must be True or False, '
+                                 f'got {value!r}')
         baselines = _dict('verdict.baselines', verdict.get('baselines'))
         for name in baselines:
             if not isinstance(name, str) or not name or '.' in name:
@@ -381,7 +504,7 @@ class VerdictSettings:
                                  '(a non-empty string without dots)')
         return cls(seeds, median, {
             name: resolve_config_path(cfg, f'verdict.baselines.{name}')
-            for name in baselines})
+            for name in baselines}, paired, max_seeds)
 
 
 def check_workers(workers: Optional[int], launcher: str) -> None:

@@ -2,7 +2,9 @@
 
 ``random`` (the paper's: uniform over cells), ``evolution`` (regularized
 evolution, below), ``tpe`` and ``nsga2`` (Optuna's own), each built from
-the search config's checked ``strategy``.
+the search config's checked ``strategy``; ``one_shot`` and ``zero_cost``
+propose their cheap stage's best cells first (:mod:`.cheap_stage`) and
+sample uniformly after.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .optuna_adapter import OptunaSpaceAdapter
 from .record import is_retry
-from .settings import StrategySettings
+from .settings import CHEAP_STAGES, StrategySettings
 from .space import DPCSearchSpace
 
 
@@ -85,7 +87,9 @@ def build_sampler(strategy: StrategySettings, space: DPCSearchSpace,
     one."""
     kind, kw = strategy.type, dict(strategy.options)
     seed = seed if strategy.seed is None else strategy.seed
-    if kind == 'random':
+    if kind == 'random' or kind in CHEAP_STAGES:
+        # a cheap stage's cells are enqueued (see .cheap_stage); once they
+        # are used, sampling is uniform
         return RandomSampler(seed=seed)
     if kind == 'evolution':
         return RegularizedEvolutionSampler(space, seed=seed, **kw)

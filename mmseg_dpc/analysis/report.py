@@ -3,13 +3,14 @@ from the files the search wrote (read through the modules that write
 them)."""
 from __future__ import annotations
 
+import json
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from ..engine import read_metrics_file
 from ..search.leaderboard import read_leaderboard, read_summary, row_cell
-from ..search.progress import num
+from ..search.progress import num, rank_correlations
 from ..search.record import COMPLETE, FAILED, PRUNED
 from ..search.rerank import RerankResult, read_rerank
 from ..search.verdict import read_verdicts
@@ -85,6 +86,7 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     lines += _contributions(figs, done[0])
     lines += _progress(figs, done)
     lines += _learning_curves(figs, done + pruned, summary.get('rungs') or [])
+    lines += _cheap_stage(figs, work_dir, done)
     rerank = read_rerank(work_dir)
     if rerank and rerank.trials:
         lines += _rerank(figs, rerank)
@@ -195,3 +197,37 @@ def _leaderboard(done: List[Row]) -> List[str]:
     return lines + ['', 'Full results: `leaderboard.csv`, '
                     '`leaderboard.json`, `summary.json`, `rerank.json`; '
                     'each trial in `trials/`.', '']
+
+
+def _cheap_stage(figs: str, work_dir: str, done: List[Row]) -> List[str]:
+    """The cheap stage's score against proxy mIoU for the trained cells
+    (a search of strategy one_shot or zero_cost)."""
+    from scipy import stats
+
+    from ..search.cheap_stage import read_scores
+    from .plots import plot_cheap_vs_proxy
+    scores = {s.hash: s for s in read_scores(work_dir)}
+    pairs = [(scores[r['arch_hash']].score, r['mIoU']) for r in done
+             if r['arch_hash'] in scores
+             and scores[r['arch_hash']].finite]
+    if not scores:
+        return []
+    stage = json.loads(next(iter(scores.values())).scored_by)
+    name = stage['stage'] + (f" ({stage['score']})" if 'score' in stage
+                             else '')
+    n = len(pairs)
+    rho = tau = None
+    if n >= 2:
+        rho = float(stats.spearmanr(*zip(*pairs))[0])
+        tau = float(stats.kendalltau(*zip(*pairs))[0])
+    corr = rank_correlations(n, rho, tau)
+    lines = [f'## Cheap stage: {name}', '',
+             f'{len(scores)} candidates scored; the proxy trained '
+             f'{n} of them (the best first). Cheap score against proxy '
+             f'mIoU: {corr}.', '']
+    if n:
+        plot_cheap_vs_proxy([p[0] for p in pairs], [p[1] for p in pairs],
+                            osp.join(figs, 'cheap_vs_proxy.png'), name,
+                            corr)
+        lines += ['![cheap vs proxy](report/cheap_vs_proxy.png)', '']
+    return lines

@@ -63,6 +63,12 @@ def test_zero_cost_search_trains_the_best_scored_cells(tmp_path,
     study = load(wd)
     assert set(study.user_attrs['cheap_scores']) == set(best)
     assert study.user_attrs['cheap_stage']['score'] == 'naswot'
+    # the report shows the score against proxy mIoU of the trained cells
+    from mmseg_dpc.analysis.report import write_report
+    text = open(write_report(str(wd))).read()
+    assert '## Cheap stage: zero_cost (naswot)' in text
+    assert '10 candidates scored; the proxy trained 2' in text
+    assert (wd / 'report' / 'cheap_vs_proxy.png').stat().st_size > 0
     # the same command again: nothing scored or trained twice
     out = run_tool('tools/search.py', cfg, '--work-dir', str(wd)).stdout
     assert '10 scored before, 0 to score' in out

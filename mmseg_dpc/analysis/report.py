@@ -13,7 +13,7 @@ from ..search.leaderboard import read_leaderboard, read_summary, row_cell
 from ..search.progress import num, rank_correlations
 from ..search.record import COMPLETE, FAILED, PRUNED
 from ..search.rerank import RerankResult, read_rerank
-from ..search.verdict import read_verdicts
+from ..search.verdict import read_verdicts, verdict_tables
 from .cell_graph import draw_cell
 from .plots import (branch_contributions, plot_branch_contributions,
                     plot_learning_curves, plot_pareto, plot_proxy_vs_full,
@@ -34,34 +34,22 @@ def last_checkpoint(run_dir: str) -> Optional[str]:
 
 
 def verdict_table(verdicts: Dict[str, Any]) -> List[str]:
-    """The verdict over seeds (``verdicts.json``) as a markdown section."""
+    """The verdict over seeds (``verdicts.json``) as a markdown section:
+    the tables :func:`~mmseg_dpc.search.verdict.verdict_tables` formats
+    for the console too."""
     seeds = verdicts['seeds']
-    against = {c['against']: c for c in verdicts['comparisons']}
-    lines = ['## Verdict over seeds', '',
-             f'Each model trained on the full task with seeds '
-             f'{", ".join(map(str, seeds))} ({verdicts["initialised"]}); '
-             f'{verdicts["rule"]}.', '',
-             '| model | cell | mIoU mean +- std (seeds) | head params | '
-             'head GFLOPs | the searched cell is |',
-             '| --- | --- | --- | --- | --- | --- |']
-    for m in verdicts['models']:
-        miou = ('failed' if m['mean'] is None else
-                f'{m["mean"]:.2f} +- {m["std"]:.2f} ({len(m["mIoU"])})'
-                if m['std'] is not None else f'{m["mean"]:.2f} (1)')
-        c = against.get(m['name'])
-        verdict = '' if c is None else (
-            'no verdict' if c['verdict'] is None else
-            f'**{c["verdict"]}** ({c["difference"]:+.2f}, threshold '
-            f'{c["threshold"]:.2f})')
-        if c and c.get('flops_ratio'):
-            verdict += f'; {100 * c["flops_ratio"]:.0f}% of its FLOPs'
-        params = ('' if m['head_params'] is None else
-                  f'{m["head_params"]:,}')
-        flops = ('' if m['head_flops'] is None else
-                 f'{m["head_flops"] / 1e9:.3f}')
-        lines.append(f'| {m["name"]} | {m["arch_hash"] or m["head_type"]} '
-                     f'| {miou} | {params} | {flops} | {verdict} |')
-    return lines + ['']
+    first = seeds[:verdicts.get('min_seeds', len(seeds))]
+    raced = (f', then raced: the searched cell and the models of the '
+             f'undecided comparisons one more seed a round, up to '
+             f'{verdicts["max_seeds"]} (seeds used: '
+             f'{", ".join(map(str, seeds))})'
+             if verdicts.get('max_seeds', len(first)) > len(first) else '')
+    models, comparisons = verdict_tables(verdicts)
+    return ['## Verdict over seeds', '',
+            f'Each model trained on the full task with seeds '
+            f'{", ".join(map(str, first))} ({verdicts["initialised"]})'
+            f'{raced}; {verdicts["rule"]}.', '',
+            *models.markdown(), '', *comparisons.markdown(), '']
 
 
 def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None

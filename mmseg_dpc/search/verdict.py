@@ -9,58 +9,125 @@ re-ranking trains them (``rerank.cfg_options``; ``init_from``: the same
 backbone and nothing else). The seeds follow the search's own: the one the
 best cell was selected with does not count, so its luck is not scored.
 
-Each model gets the mean and standard deviation of its mIoU over seeds and
-its head's params and FLOPs (mmengine's count, the same for every kind of
-head). The searched cell is *better* than another model when its mean is
-higher by more than twice their pooled seed standard deviation, *worse*
-when lower by as much, and otherwise *indistinguishable*.
+The searched cell is compared with each other model by
+:mod:`.comparison`: the difference of mean mIoU with its confidence
+interval (paired by seed unless ``verdict.paired`` is False), *better* /
+*worse* where Holm's correction across the comparisons rejects "no
+difference", else *indistinguishable* with the smallest difference the
+seeds could detect. Then the race (:func:`race`): while a comparison is
+undecided and the searched cell has fewer than ``verdict.max_seeds``
+seeds, the searched cell and the models of the undecided comparisons get
+the next seed. Every round trains through one
+:class:`~.runner.TrialRunner`, which keeps complete runs, so the same
+command again re-derives the same rounds and trains nothing.
 """
 from __future__ import annotations
 
-import math
 import os.path as osp
 import re
-import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 from mmengine.config import Config
-from scipy.stats import ttest_ind
 
 from ..utils.io import atomic_write_json, read_json
 from .architecture import Architecture
+from .comparison import Verdict, decide, next_round
 from .cost import counted_cost
 from .full_task import crop_size, full_task_config, full_task_runner
-from .progress import Message, ProgressLog, RunTrained, TrainingPlanned
+from .progress import (Message, ProgressLog, RunTimes, RunTrained,
+                       TrainingPlanned)
 from .record import TrialRecord
 from .rerank import RerankResult
 from .runner import TrialRun
 from .settings import RerankSettings, VerdictSettings
 
 VERDICT_FILE = 'verdicts.json'
-RULE = ('better / worse: the mean mIoU differs by more than twice the '
-        'pooled seed standard deviation; otherwise indistinguishable')
+ALPHA = 0.05  # the family-wise error rate of one verdict's comparisons
 
 
-def compare(a: Sequence[float], b: Sequence[float]) -> Dict[str, Any]:
-    """Model ``a`` against model ``b`` (mIoU per seed, two or more each):
-    the difference of means, the threshold (twice the pooled seed standard
-    deviation), the verdict on ``a`` and Welch's t-test p-value (``None``
-    where both are constant)."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2:
-        raise ValueError(f'compare: two or more seeds each, got {len(a)} '
-                         f'and {len(b)}')
-    diff = float(a.mean() - b.mean())
-    threshold = float(2 * math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
-    verdict = ('better' if diff > threshold else
-               'worse' if diff < -threshold else 'indistinguishable')
-    with warnings.catch_warnings():  # constant samples: p is NaN
-        warnings.simplefilter('ignore', RuntimeWarning)
-        p = float(ttest_ind(a, b, equal_var=False).pvalue)
-    return dict(difference=diff, threshold=threshold, verdict=verdict,
-                welch_p=p if math.isfinite(p) else None)
+def rule(paired: bool = True, alpha: float = ALPHA) -> str:
+    """The verdict's rule in words."""
+    test = ('paired by seed (t-test on the seeds both have)' if paired else
+            "Welch's t-test")
+    return (f'better / worse: the {100 * (1 - alpha):.0f}% confidence '
+            f'interval of the difference of mean mIoU ({test}, Holm-'
+            'corrected across the comparisons) excludes zero; otherwise '
+            'indistinguishable')
+
+
+# a round of the race: train these (model, seed) runs, return each one's
+# mIoU (None where it failed)
+TrainRound = Callable[[Sequence[Tuple[str, int]]],
+                      Mapping[Tuple[str, int], Optional[float]]]
+
+
+@dataclass(frozen=True)
+class RaceRound:
+    """One round of the race: ``seeds`` trained for ``models``."""
+    seeds: Tuple[int, ...]
+    models: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Race:
+    """A race's end: each model's mIoU by seed (complete runs), the seeds
+    each was tried with, the rounds, and the verdict on each other model
+    (``None``: fewer than two seeds completed on one side)."""
+    mIoU: Dict[str, Dict[int, float]]
+    tried: Dict[str, Tuple[int, ...]]
+    rounds: Tuple[RaceRound, ...]
+    verdicts: Dict[str, Optional[Verdict]]
+
+
+def judge(miou: Mapping[str, Mapping[int, float]], searched: str,
+          others: Sequence[str], paired: bool = True,
+          alpha: float = ALPHA) -> Dict[str, Optional[Verdict]]:
+    """The searched cell against each of ``others`` on the mIoU so far,
+    Holm's correction across those with two or more seeds each."""
+    pairs = {o: (miou[searched], miou[o]) for o in others
+             if len(miou[searched]) >= 2 and len(miou[o]) >= 2}
+    decided = {v.name: v for v in decide(pairs, paired, alpha)} \
+        if pairs else {}
+    return {o: decided.get(o) for o in others}
+
+
+def race(train: TrainRound, searched: str, others: Sequence[str],
+         seeds: Sequence[int], max_seeds: int, paired: bool = True,
+         alpha: float = ALPHA,
+         after_round: Optional[Callable[[RaceRound, Dict[
+             str, Optional[Verdict]]], None]] = None) -> Race:
+    """Race the comparisons of ``searched`` with ``others``: first every
+    model with ``seeds``, then, while a comparison is undecided and
+    ``searched`` has been tried with fewer than ``max_seeds`` seeds, the
+    next seed for ``searched`` and the undecided ones (a model decided
+    once and undecided later joins again). ``after_round(round,
+    verdicts)`` is called after each round."""
+    models = (searched, *others)
+    miou: Dict[str, Dict[int, float]] = {m: {} for m in models}
+    tried: Dict[str, List[int]] = {m: [] for m in models}
+    rounds: List[RaceRound] = []
+    todo: Optional[RaceRound] = RaceRound(tuple(seeds), models)
+    while todo is not None:
+        runs = [(m, s) for m in todo.models for s in todo.seeds]
+        results = train(runs)
+        for m, s in runs:
+            tried[m].append(s)
+            value = results.get((m, s))
+            if value is not None:
+                miou[m][s] = float(value)
+        rounds.append(todo)
+        verdicts = judge(miou, searched, others, paired, alpha)
+        if after_round is not None:
+            after_round(todo, verdicts)
+        undecided = [o for o in others
+                     if verdicts[o] is None or not verdicts[o].decided]
+        nxt = next_round(tried, undecided, searched, max_seeds)
+        todo = RaceRound((nxt.seed,), nxt.models) if nxt else None
+    return Race(miou, {m: tuple(t) for m, t in tried.items()},
+                tuple(rounds), verdicts)
 
 
 def read_verdicts(work_dir: str) -> Optional[Dict[str, Any]]:
@@ -84,9 +151,9 @@ class Model:
 
 class Verdicts:
     """Trains the comparison's models over seeds on the full task
-    (:mod:`.full_task`) through a :class:`~.runner.TrialRunner` of its own
-    and writes ``verdicts.json``; runs whose record is COMPLETE are kept on
-    resume.
+    (:mod:`.full_task`) through a :class:`~.runner.TrialRunner` of its own,
+    races the undecided comparisons (:func:`race`) and writes
+    ``verdicts.json``; runs whose record is COMPLETE are kept on resume.
 
     Args:
         verdict: the checked ``verdict`` settings.
@@ -108,6 +175,8 @@ class Verdicts:
                           for name, path in verdict.baselines.items()}
         self.initialised = rerank.initialised
         self.seeds = list(range(seed + 1, seed + 1 + verdict.seeds))
+        self.max_seeds = verdict.max_seeds
+        self.paired = verdict.paired
         self.median_cell = verdict.median_cell
         self.work_dir = work_dir
         self.log = log
@@ -139,70 +208,119 @@ class Verdicts:
 
     def run(self, rerank: RerankResult, ranked: List[TrialRecord],
             poll_interval: float = 0.5) -> Dict[str, Any]:
-        """Train what is missing, then write and return
+        """Train what is missing, race, then write and return
         ``verdicts.json``. ``ranked``: the complete proxy trials, best
         first."""
         models = self.models(rerank, ranked)
-        runs = [TrialRun((m.name, seed), i, m.arch,
-                         osp.join(self.dir, f'{m.slug}-s{seed}'), {},
-                         seed=seed, base=m.base)
-                for i, m in enumerate(models) for seed in self.seeds]
+        by_name = {m.name: (i, m) for i, m in enumerate(models)}
+        records: Dict[Tuple[str, int], TrialRecord] = {}
+        rounds = 0
+        # the ETA from full-task runs only: the re-ranking's, then these
+        times = RunTimes(self.runner.launcher.workers,
+                         [r.wall_time for r in rerank.completed])
 
-        def before(kept: int, to_train: int) -> None:
-            self.log.emit(TrainingPlanned(
-                'verdict', f'{len(models)} models x {len(self.seeds)} seeds '
-                f'(seeds {self.seeds[0]}-{self.seeds[-1]}) on the full task',
-                kept, to_train))
+        def train(pairs: Sequence[Tuple[str, int]]
+                  ) -> Dict[Tuple[str, int], Optional[float]]:
+            nonlocal rounds
+            rounds += 1
+            runs = [self._run(*by_name[name], seed) for name, seed in pairs]
+            seeds = sorted({s for _, s in pairs})
+            names = list(dict.fromkeys(n for n, _ in pairs))
 
-        def after(run, record, done, total, eta) -> None:
-            self.log.emit(RunTrained(
-                'verdict', f'{run.key[0]}, seed {run.seed}', record.status,
-                record.metrics.get('mIoU'), done, total, eta))
+            def before(kept: int, to_train: int) -> None:
+                what = (f'{len(names)} models x {len(seeds)} seeds (seeds '
+                        f'{seeds[0]}-{seeds[-1]}) on the full task'
+                        if rounds == 1 else
+                        f'race round {rounds}: seed '
+                        f'{", ".join(map(str, seeds))} for {names[0]} and '
+                        f'the {len(names) - 1} '
+                        f'undecided ({", ".join(names[1:])})')
+                self.log.emit(TrainingPlanned('verdict', what, kept,
+                                              to_train))
 
-        results = self.runner.train(runs, poll_interval, before, after)
-        report = self._summary(models, results)
+            def after(run, record, done, total, eta) -> None:
+                times.add(record.wall_time)
+                eta, guess, timed = times.eta(total - done)
+                self.log.emit(RunTrained(
+                    'verdict', f'{run.key[0]}, seed {run.seed}',
+                    record.status, record.metrics.get('mIoU'), done, total,
+                    eta, eta_guess=guess, eta_from=timed))
+
+            got = self.runner.train(runs, poll_interval, before, after)
+            records.update(got)
+            return {k: (r.metrics['mIoU'] if r.complete else None)
+                    for k, r in got.items()}
+
+        def after_round(done: RaceRound, verdicts) -> None:
+            decided = [n for n, v in verdicts.items() if v and v.decided]
+            self.log.emit(Message('verdict', (
+                f'after seeds up to {max(done.seeds)}: '
+                f'{len(decided)} of {len(verdicts)} comparisons decided'
+                + (f' ({", ".join(decided)})' if decided else ''))))
+
+        result = race(train, models[0].name, [m.name for m in models[1:]],
+                      self.seeds, self.max_seeds, self.paired, ALPHA,
+                      after_round)
+        report = self._summary(models, result, records)
         atomic_write_json(osp.join(self.work_dir, VERDICT_FILE), report)
         for line in verdict_lines(report):
             self.log.emit(Message('verdict', line))
         return report
 
-    def _summary(self, models: List[Model],
-                 results: Dict[Any, TrialRecord]) -> Dict[str, Any]:
+    def _run(self, number: int, model: Model, seed: int) -> TrialRun:
+        return TrialRun((model.name, seed), number, model.arch,
+                        osp.join(self.dir, f'{model.slug}-s{seed}'), {},
+                        seed=seed, base=model.base)
+
+    def _summary(self, models: List[Model], result: Race,
+                 results: Dict[Tuple[str, int], TrialRecord]
+                 ) -> Dict[str, Any]:
         rows = []
         for m in models:
-            records = [results.get((m.name, s)) for s in self.seeds]
-            ok = [r for r in records if r is not None and r.complete]
-            miou = [r.metrics['mIoU'] for r in ok]
+            tried = sorted(result.tried[m.name])
+            records = [results.get((m.name, s)) for s in tried]
+            miou = result.mIoU[m.name]
             cost = self._head_cost(records)
             rows.append(dict(
                 name=m.name, role=m.role,
                 arch_hash=m.arch.hash if m.arch else None,
                 arch=m.arch.to_list() if m.arch else None,
                 head_type=cost.get('head_type'),
-                seeds=[s for s, r in zip(self.seeds, records)
-                       if r is not None and r.complete],
-                mIoU=miou,
-                mean=float(np.mean(miou)) if miou else None,
-                std=float(np.std(miou, ddof=1)) if len(miou) > 1 else None,
+                seeds=sorted(miou),
+                mIoU=[miou[s] for s in sorted(miou)],
+                mean=float(np.mean(list(miou.values()))) if miou else None,
+                std=(float(np.std(list(miou.values()), ddof=1))
+                     if len(miou) > 1 else None),
                 head_params=cost.get('params'),
                 head_flops=cost.get('flops'),
                 failed=[dict(seed=s, error=r.error)
-                        for s, r in zip(self.seeds, records)
+                        for s, r in zip(tried, records)
                         if r is not None and not r.complete],
                 runs=[r.run_dir for r in records if r is not None]))
         searched = rows[0]
         comparisons = []
         for other in rows[1:]:
             c = dict(against=other['name'], verdict=None)
-            if len(searched['mIoU']) > 1 and len(other['mIoU']) > 1:
-                c.update(compare(searched['mIoU'], other['mIoU']))
+            v = result.verdicts[other['name']]
+            if v is not None:
+                d = v.difference
+                c.update(verdict=v.verdict, difference=d.difference,
+                         ci=list(d.ci), confidence=d.confidence, p=d.p,
+                         p_holm=v.p_holm, paired=d.paired,
+                         seeds=list(d.seeds), detectable=d.detectable,
+                         per_seed_std=d.per_seed_std, effect=d.effect)
             if searched['head_flops'] and other['head_flops']:
                 c['flops_ratio'] = searched['head_flops'] / \
                     other['head_flops']
             comparisons.append(c)
-        return dict(seeds=self.seeds, rule=RULE,
-                    initialised=self.initialised, models=rows,
-                    comparisons=comparisons)
+        return dict(seeds=sorted(result.tried[models[0].name]),
+                    min_seeds=len(self.seeds), max_seeds=self.max_seeds,
+                    paired=self.paired, alpha=ALPHA,
+                    rule=rule(self.paired, ALPHA),
+                    initialised=self.initialised,
+                    rounds=[dict(seeds=list(r.seeds), models=list(r.models))
+                            for r in result.rounds],
+                    models=rows, comparisons=comparisons)
 
     @staticmethod
     def _head_cost(records: List[Optional[TrialRecord]]) -> Dict[str, Any]:
@@ -221,32 +339,112 @@ class Verdicts:
                        for k in ('params', 'flops')})
 
 
-def verdict_lines(report: Dict[str, Any]) -> List[str]:
-    """The verdict in words: each model's mean +- std and head cost, then
-    the searched cell against each other model."""
-    def miou(m):
-        if m['mean'] is None:
-            return 'no run completed'
-        std = f' +- {m["std"]:.2f}' if m['std'] is not None else ''
-        return f'{m["mean"]:.2f}{std} mIoU ({len(m["mIoU"])} seeds)'
-
-    def cost(m):
-        if m['head_flops'] is None:
-            return ''
-        return (f', head {m["head_params"] / 1e6:.3f}M params, '
-                f'{m["head_flops"] / 1e9:.3f} GFLOPs')
-
-    lines = [f'{m["name"]}: {miou(m)}{cost(m)}' for m in report['models']]
-    searched = report['models'][0]['name']
-    for c in report['comparisons']:
-        ratio = (f'; {100 * c["flops_ratio"]:.0f}% of its head FLOPs'
-                 if c.get('flops_ratio') else '')
-        if c['verdict'] is None:
-            lines.append(f'{searched} vs {c["against"]}: no verdict (fewer '
-                         f'than 2 seeds completed){ratio}')
+def _seed_list(seeds: Sequence[int]) -> str:
+    """1, 2, 3, 5 as '1-3, 5'."""
+    spans: List[List[int]] = []
+    for s in sorted(seeds):
+        if spans and spans[-1][1] == s - 1:
+            spans[-1][1] = s
         else:
-            lines.append(
-                f'{searched} vs {c["against"]}: {c["verdict"].upper()} '
-                f'({c["difference"]:+.2f} mIoU, threshold '
-                f'{c["threshold"]:.2f}){ratio}')
-    return lines
+            spans.append([s, s])
+    return ', '.join(str(a) if a == b else f'{a}-{b}' for a, b in spans)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a verdict table: its markdown ``header``, how a console
+    line shows a value (``console``: a format with ``{}``; ``None``: not
+    shown there) and whether the value is the row's verdict (bold in
+    markdown, capitals on the console)."""
+    header: str
+    console: Optional[str] = '{}'
+    verdict: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows of formatted values, rendered as markdown or console lines:
+    the one place the verdict's numbers are formatted."""
+    columns: Tuple[Column, ...]
+    rows: Tuple[Tuple[str, ...], ...]
+
+    def markdown(self) -> List[str]:
+        def cell(col: Column, value: str) -> str:
+            return f'**{value}**' if col.verdict and value else value
+        return ['| ' + ' | '.join(c.header for c in self.columns) + ' |',
+                '| ' + ' | '.join('---' for _ in self.columns) + ' |'] + [
+            '| ' + ' | '.join(cell(c, v) for c, v in zip(self.columns, r))
+            + ' |' for r in self.rows]
+
+    def console(self) -> List[str]:
+        """A line a row: its first value, then the others it shows."""
+        def cell(col: Column, value: str) -> str:
+            return value.upper() if col.verdict else col.console.format(
+                value)
+        return [f'{r[0]}: ' + ', '.join(
+            cell(c, v) for c, v in zip(self.columns[1:], r[1:])
+            if v and c.console is not None) for r in self.rows]
+
+
+def _p(p: Optional[float]) -> str:
+    return '' if p is None else '< 0.001' if p < 0.001 else f'{p:.3f}'
+
+
+def verdict_tables(report: Dict[str, Any]) -> Tuple[Table, Table]:
+    """``verdicts.json`` as two tables: the models (mIoU over seeds, head
+    cost) and the searched cell's comparisons (difference, interval,
+    Holm's p, seeds, verdict)."""
+    models = Table((
+        Column('model'), Column('cell', None),
+        Column('mIoU mean +- std (seeds)', 'mIoU {}'),
+        Column('seeds', 'seeds {}'),
+        Column('head params', 'head {} params'),
+        Column('head GFLOPs', '{} GFLOPs'),
+        Column('failed', 'failed: {}')), tuple(
+        (m['name'], m['arch_hash'] or m['head_type'] or '',
+         'no run completed' if m['mean'] is None else
+         f'{m["mean"]:.2f} +- {m["std"]:.2f} ({len(m["mIoU"])})'
+         if m['std'] is not None else f'{m["mean"]:.2f} (1)',
+         _seed_list(m['seeds']),
+         '' if m['head_params'] is None else f'{m["head_params"]:,}',
+         '' if m['head_flops'] is None else f'{m["head_flops"] / 1e9:.3f}',
+         ', '.join(f'seed {f["seed"]}' for f in m.get('failed', ())))
+        for m in report['models']))
+    searched = report['models'][0]['name']
+    rows = []
+    for c in report['comparisons']:
+        ratio = (f'{100 * c["flops_ratio"]:.0f}%' if c.get('flops_ratio')
+                 else '')
+        if c['verdict'] is None:
+            rows.append((f'{searched} vs {c["against"]}',
+                         'no verdict (fewer than 2 seeds completed)', '',
+                         '', '', '', '', '', ratio))
+            continue
+        ci, n = c.get('ci'), c.get('seeds') or ()
+        rows.append((
+            f'{searched} vs {c["against"]}', c['verdict'],
+            f'{c["difference"]:+.2f}',
+            '' if ci is None else
+            f'[{ci[0]:+.2f}, {ci[1]:+.2f}] ({100 * c["confidence"]:.3g}%)',
+            _p(c.get('p_holm')),
+            '' if not n else f'{n[0]} paired' if c.get('paired') else
+            f'{n[0]} / {n[1]} (Welch)',
+            '' if c.get('effect') is None else f'{c["effect"]:+.2f}',
+            f'{c["detectable"]:.2f}' if c['verdict'] == 'indistinguishable'
+            and c.get('detectable') is not None else '', ratio))
+    comparisons = Table((
+        Column('comparison'), Column('verdict', verdict=True),
+        Column('difference (mIoU)', '{} mIoU'),
+        Column('interval (Holm level)', 'interval {}'),
+        Column('p (Holm)', 'p (Holm) {}'), Column('seeds', 'seeds {}'),
+        Column('difference / seed std', 'difference / seed std {}'),
+        Column('smallest detectable', 'could detect {} mIoU'),
+        Column('head FLOPs vs it', '{} of its head FLOPs')), tuple(rows))
+    return models, comparisons
+
+
+def verdict_lines(report: Dict[str, Any]) -> List[str]:
+    """The verdict on the console: a line per model, then a line per
+    comparison (the tables of :func:`verdict_tables`)."""
+    models, comparisons = verdict_tables(report)
+    return models.console() + comparisons.console()

@@ -40,7 +40,8 @@ EXPECTED_MINUTES = dict(demo=(11, 2), fidelity=(22, 2))
 SETTINGS = dict(
     num_train=(256, 16), num_val=(64, 8), backbone_iters=(300, 10),
     trials=(16, 4), proxy_iters=(150, 10), top_k=(2, 2),
-    finetune_iters=(150, 6), verdict_seeds=(3, 2), workers=(2, 2),
+    finetune_iters=(150, 6), verdict_seeds=(2, 2), verdict_max_seeds=(3, 2),
+    workers=(2, 2),
     fidelity_cells=(16, 3), fidelity_seeds=(2, 2))
 WATCH_INTERVAL = 2.0  # seconds between looks at a step's progress
 
@@ -180,11 +181,12 @@ def main() -> None:
     search = osp.join(wd, 'search')
     run(f'4/5 proxy search ({s["trials"]} trials), re-ranking of the top '
         f'{s["top_k"]} on the full task, and the verdict: the best cell, '
-        f'the median cell and the baselines over {s["verdict_seeds"]} '
-        'seeds', 'search',
+        f'the median cell and the baselines over {s["verdict_seeds"]}-'
+        f'{s["verdict_max_seeds"]} seeds (raced)', 'search',
         [search_config, '--work-dir', search, '--workers', str(s['workers']),
          '--cfg-options', f'num_trials={s["trials"]}',
          f'rerank.top_k={s["top_k"]}', f'verdict.seeds={s["verdict_seeds"]}',
+         f'verdict.max_seeds={s["verdict_max_seeds"]}',
          *options], osp.join(wd, 'search.log'), search_events(search))
     report(wd, search, s, start)
 

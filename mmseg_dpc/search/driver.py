@@ -85,7 +85,7 @@ class SearchDriver:
         url = storage or default_storage(self.work_dir)
         self.ledger = StudyLedger(
             st, url, build_sampler(st.strategy, self.space, st.seed), resume,
-            build_pruner(st.pruner, self.max_iters))
+            build_pruner(st.pruner, self.max_iters), proxy=proxy)
         runner = TrialRunner(self.launcher, proxy, st.seed, st.trial_timeout,
                              st.threads_per_trial,
                              env={STORAGE_ENV: url} if st.pruner else None)

@@ -16,24 +16,29 @@ than the grace period, and retried (Optuna's retry callback) up to
 from __future__ import annotations
 
 import inspect
+import json
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import optuna
+from mmengine.config import Config
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from .admission import admission
 from .architecture import Architecture
+from .fingerprint import flat_config
 from .heartbeat import HeartbeatThread
 from .record import (TrialRecord, cell_attrs, cost_attrs, error_of,
                      outcome_attrs, skip_attrs, skip_reason, stale_attrs,
                      stopped_at_of, trial_dir_attrs)
 from .settings import SearchSettings
-from .study_view import STALE, Best, Counts, Outcomes, StudyView
+from .study_view import STALE, Best, Counts, Member, Outcomes, StudyView
 
+# the study's user attribute holding its proxy settings (flat config)
+PROXY_SETTINGS = 'proxy_settings'
 # heartbeats and stale-trial failing are used with ask/tell on purpose
 warnings.filterwarnings('ignore', message='Heartbeat of storage')
 warnings.filterwarnings('ignore',
@@ -83,7 +88,8 @@ class StudyLedger:
     def __init__(self, settings: SearchSettings, url: str,
                  sampler: optuna.samplers.BaseSampler,
                  resume: bool = False,
-                 pruner: Optional[optuna.pruners.BasePruner] = None) -> None:
+                 pruner: Optional[optuna.pruners.BasePruner] = None,
+                 proxy: Optional[Config] = None) -> None:
         self.settings = settings
         self.retry, callback_arg = retry_callback(settings.max_retries)
         self.storage = open_storage(
@@ -103,8 +109,36 @@ class StudyLedger:
         names = [o['name'] for o in settings.objectives]
         if self.study.metric_names != names:  # named in the dashboard
             self.study.set_metric_names(names)
+        if proxy is not None:
+            self._check_proxy(proxy, url)
         self.heartbeat: Optional[HeartbeatThread] = None
         self.view = StudyView(settings.sign, time.time())
+        if hasattr(sampler, 'population_from'):  # regularized evolution
+            sampler.population_from(self.youngest_complete)
+
+    def _check_proxy(self, proxy: Config, url: str) -> None:
+        """A study is one experiment: the proxy settings its trials were
+        trained with are stored with it, and a run under other ones is
+        refused, naming the keys that differ (where the cache lies aside:
+        the cache's own manifest says what it holds)."""
+        settings = {k: v for k, v in flat_config(proxy).items()
+                    if not k.endswith('.data_root')}
+        stored = self.study.user_attrs.get(PROXY_SETTINGS)
+        if stored is None:
+            self.study.set_user_attr(PROXY_SETTINGS, settings)
+            return
+        settings = json.loads(json.dumps(settings))  # as stored
+        keys = sorted(k for k in set(stored) | set(settings)
+                      if stored.get(k, KeyError) != settings.get(k, KeyError))
+        if keys:
+            shown = ', '.join(keys[:8]) + (f' (and {len(keys) - 8} more)'
+                                           if len(keys) > 8 else '')
+            raise ValueError(
+                f'study {self.settings.study_name!r} in {url} was run with '
+                f'other proxy settings ({shown}): a study is one '
+                'experiment. Continue it with the settings it was run '
+                'with, or start a new study (another --work-dir, or '
+                'another study_name with --storage)')
 
     # --- heartbeats -------------------------------------------------------
     def start(self) -> None:
@@ -143,6 +177,11 @@ class StudyLedger:
         return [s for s in self._sync().stops.values() if s]
 
     # --- a trial's life ---------------------------------------------------
+    def youngest_complete(self, n: int) -> List[Member]:
+        """The ``n`` youngest complete trials (by start), from the mirror:
+        a sampler's population without reading the whole study."""
+        return self._sync().youngest_complete(n)
+
     def ask(self, distributions: Dict[str, Any]) -> optuna.Trial:
         """``study.ask(distributions)``, taking a waiting trial (a retry, an
         enqueued cell) from the mirror where ``study.ask`` scans every

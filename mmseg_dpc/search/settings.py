@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 from mmengine.config import Config
 
 from ..utils.config import resolve_config_path
+from .config_keys import check_known_keys
 
 STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2', 'one_shot', 'zero_cost')
 # strategies that rank `candidates` cells by a cheap stage first
@@ -314,6 +315,17 @@ class FailureBudget:
         return None
 
 
+# the top-level keys of a search config that the search reads (any other
+# is a typo, unless a _base_ search config defines it: see
+# :mod:`.config_keys`)
+SEARCH_KEYS = ('search_space', 'proxy_config', 'num_trials',
+               'proxy_cfg_options', 'study_name', 'strategy', 'objectives',
+               'constraints', 'trial_timeout', 'max_retries', 'seed',
+               'poll_interval', 'heartbeat', 'failure_budget', 'resources',
+               'threads_per_trial', 'rerank', 'pruner', 'verdict',
+               'work_dir')
+
+
 @dataclass
 class SearchSettings:
     """Everything a search config sets, checked (see ``configs/search/``).
@@ -343,6 +355,7 @@ class SearchSettings:
 
     @classmethod
     def from_config(cls, cfg: Config) -> 'SearchSettings':
+        check_known_keys(cfg, SEARCH_KEYS)
         missing = [k for k in ('search_space', 'proxy_config', 'num_trials')
                    if k not in cfg]
         if missing:

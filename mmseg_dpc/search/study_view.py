@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import asdict, dataclass
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -81,6 +81,15 @@ class Outcomes:
 
 
 @dataclass(frozen=True)
+class Member:
+    """A complete trial as a population member: its number, cell
+    parameters and objective values."""
+    number: int
+    params: Dict[str, Any]
+    values: Tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Best:
     """The best complete trial: its number, first objective and cell."""
     number: int
@@ -105,6 +114,10 @@ class StudyView:
         self.last_finished = -1  # the highest storage id finished
         self.by_hash: Dict[str, Set[int]] = {}  # of counted trials
         self.finished_orders: List[Order] = []  # evaluated, sorted
+        # complete trials by start order, and each one's cell and values:
+        # the youngest are a sampler's population (regularized evolution)
+        self.complete_orders: List[Order] = []
+        self._members: Dict[Order, Member] = {}
         self._counts = dict(Counts().to_dict())
         self.stops: Dict[int, Optional[int]] = {}  # pruned: stopped_at
         # (signed value, -number, value, number, arch hash) of the best
@@ -154,6 +167,9 @@ class StudyView:
         if new.kind == 'pruned':
             self.stops[t.number] = stopped_at_of(t)
         if new.kind == 'complete' and (old is None or old.kind != 'complete'):
+            bisect.insort(self.complete_orders, new.order)
+            self._members[new.order] = Member(t.number, dict(t.params),
+                                              tuple(t.values))
             best = (self.sign * t.values[0], -t.number, t.values[0],
                     t.number, new.arch_hash)
             if self._best is None or best[:2] > self._best[:2]:
@@ -182,6 +198,11 @@ class StudyView:
 
     def outcomes(self) -> Outcomes:
         return Outcomes(last_failure=self._last_failure, **self._outcomes)
+
+    def youngest_complete(self, n: int) -> List[Member]:
+        """The ``n`` complete trials that started last (fewer while the
+        study has fewer), oldest first: O(n), whatever the study's size."""
+        return [self._members[o] for o in self.complete_orders[-n:]]
 
     def best(self) -> Optional[Best]:
         if self._best is None:

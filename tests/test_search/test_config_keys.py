@@ -40,3 +40,22 @@ def test_the_demo_search_config_as_a_base(tmp_path):
     assert 'verdict' in cfg and 'verdict' not in KNOWN
     assert unknown_keys(cfg, KNOWN) == [
         "'num_trails' (did you mean 'num_trials'?)"]
+
+
+def test_the_search_refuses_a_typo_before_anything_exists(
+        tmp_path, feature_cache, shapes_root):
+    """The issue's probe: ``num_trails = 3`` ran the default trials without
+    a word; now the search names it and starts nothing."""
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+    from .test_search_tool import search_config
+    cfg = search_config(tmp_path, feature_cache, shapes_root, num_trails=3)
+    wd = tmp_path / 'work'
+    proc = subprocess.run([sys.executable, 'tools/search.py', cfg,
+                           '--work-dir', str(wd)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "'num_trails' (did you mean 'num_trials'?)" in proc.stderr
+    assert not wd.exists()

@@ -150,17 +150,3 @@ def plot_pareto(miou: Sequence[float], flops: Sequence[float], path: str
     ax.legend(fontsize=8)
     return _save(fig, path)
 
-
-def plot_cheap_vs_proxy(cheap: Sequence[float], proxy: Sequence[float],
-                        path: str, stage: str,
-                        correlations: str = '') -> str:
-    """A cheap stage's score (one-shot mIoU with inherited weights, or a
-    zero-cost score) against the proxy mIoU of the cells the proxy
-    trained: how well the stage that chose them ranks them."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.6, 4))
-    ax.scatter(cheap, proxy, color='#3182bd')
-    ax.set_xlabel(f'{stage} score')
-    ax.set_ylabel('proxy mIoU')
-    ax.set_title(correlations, fontsize=9)
-    return _save(fig, path)

@@ -193,7 +193,7 @@ def _cheap_stage(figs: str, work_dir: str, done: List[Row]) -> List[str]:
     from scipy import stats
 
     from ..search.cheap_stage import read_scores
-    from .plots import plot_cheap_vs_proxy
+    from .cheap_fidelity import plot_cheap_vs_proxy
     scores = {s.hash: s for s in read_scores(work_dir)}
     pairs = [(scores[r['arch_hash']].score, r['mIoU']) for r in done
              if r['arch_hash'] in scores

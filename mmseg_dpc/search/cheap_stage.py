@@ -40,7 +40,7 @@ from mmengine.config import Config
 
 from .architecture import Architecture
 from .optuna_adapter import OptunaSpaceAdapter
-from .record import arch_hash_of
+from .record import TrialRecord, arch_hash_of
 from .runner import TrialRun, TrialRunner, load_base_config
 from .scoring_progress import ScoringProgress
 from .settings import CheapStageSettings, SearchSettings
@@ -56,13 +56,16 @@ _SPACE_FIELDS = ('num_branches', 'rates', 'grids', 'ops')
 class CheapScore:
     """One cell's cheap score (bigger is better), with its proxy cost and
     its place among the candidates; ``scored_by`` names the stage and its
-    settings (a resume reuses only records of the same)."""
+    settings (a resume reuses only records of the same); ``seconds``: its
+    share of the scoring time of its batch (the supernet's training not
+    included)."""
     index: int
     arch: Architecture
     score: float
     params: int
     flops: int
     scored_by: str
+    seconds: float = 0.0
 
     @property
     def hash(self) -> str:
@@ -77,13 +80,13 @@ class CheapScore:
                     cell=self.arch.to_list(),
                     score=self.score if self.finite else str(self.score),
                     params=self.params, flops=self.flops,
-                    scored_by=self.scored_by)
+                    scored_by=self.scored_by, seconds=self.seconds)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> 'CheapScore':
         return cls(int(d['index']), Architecture(d['cell']),
                    float(d['score']), int(d['params']), int(d['flops']),
-                   str(d['scored_by']))
+                   str(d['scored_by']), float(d.get('seconds', 0.0)))
 
 
 def ranked(scores: Iterable[CheapScore]) -> List[CheapScore]:
@@ -312,6 +315,14 @@ class CheapStage:
         with open(last) as f:
             return f.read().strip()
 
+    def supernet_seconds(self) -> float:
+        """Wall time of the supernet run in the work dir (0: none, e.g. a
+        trained ``supernet_checkpoint`` was given)."""
+        if self.cheap.supernet_checkpoint is not None:
+            return 0.0
+        rec = TrialRecord.read(osp.join(self.work_dir, SUPERNET_DIR))
+        return float(rec.wall_time or 0.0) if rec else 0.0
+
     # --- scoring ----------------------------------------------------------
     def scored_by(self, checkpoint: Optional[str] = None) -> str:
         """The stage and every setting its scores depend on."""
@@ -348,15 +359,18 @@ class CheapStage:
         return lambda cells, progress: (
             (r.index, r.miou) for r in scorer.score_cells(cells, progress))
 
-    def scores(self, launcher=None, poll_interval: float = 0.5
+    def scores(self, launcher=None, poll_interval: float = 0.5,
+               cells: Optional[Sequence[Architecture]] = None
                ) -> List[CheapScore]:
-        """Every candidate's score: those in the scores file (of the same
+        """Every candidate's score (``cells``, default the strategy's
+        uniform candidates): those in the scores file (of the same
         settings) read back, the others computed and appended."""
         checkpoint = (self.train_supernet(launcher, poll_interval)
                       if self.cheap.stage == 'one_shot' else None)
         scored_by = self.scored_by(checkpoint)
-        cells = uniform_candidates(self.space, self.cheap.candidates,
-                                   self.seed)
+        if cells is None:
+            cells = uniform_candidates(self.space, self.cheap.candidates,
+                                       self.seed)
         done = {s.hash: s for s in self.file.read(scored_by)}
         todo = [(i, a) for i, a in enumerate(cells) if a.hash not in done]
         name = f'{self.cheap.stage} ({self.cheap.score})'
@@ -367,14 +381,25 @@ class CheapStage:
         return [done[a.hash] for a in cells]
 
     def _score(self, todo, checkpoint, scored_by, name, done) -> None:
+        start = time.monotonic()
         score_cells = self._scorer(checkpoint)
-        batch: List[CheapScore] = []
+        batch: List[tuple] = []
         last: List[Optional[ScoringProgress]] = [None]
-        printed = [time.monotonic()]
+        printed = [start]
+        since = [start]  # the batch's start (the first: loading included)
 
         def flush():
-            self.file.append(batch)
-            for s in batch:
+            now = time.monotonic()
+            each = (now - since[0]) / max(len(batch), 1)
+            since[0] = now
+            records = []
+            for index, arch, value in batch:
+                cost = self.cost(arch.branches)
+                records.append(CheapScore(
+                    index, arch, float(value), int(cost['params']),
+                    int(cost['flops']), scored_by, each))
+            self.file.append(records)
+            for s in records:
                 done[s.hash] = s
             batch.clear()
             p, now = last[0], time.monotonic()
@@ -389,10 +414,7 @@ class CheapStage:
 
         for k, value in score_cells([a for _, a in todo], progress):
             index, arch = todo[k]
-            cost = self.cost(arch.branches)
-            batch.append(CheapScore(index, arch, float(value),
-                                    int(cost['params']), int(cost['flops']),
-                                    scored_by))
+            batch.append((index, arch, value))
             if len(batch) >= self.cheap.write_every:
                 flush()
         flush()

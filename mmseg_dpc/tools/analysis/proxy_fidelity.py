@@ -40,6 +40,13 @@ def parse_args():
     p.add_argument('--launcher', choices=['local', 'ray'], default='local')
     p.add_argument('--ray-address')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    p.add_argument('--cheap', nargs='+', metavar='STAGE',
+                   help='measure cheap stages against the proxy instead of '
+                   'the full task: one_shot[:rate_pair|:position], '
+                   'zero_cost or a zero-cost score (see '
+                   'mmseg_dpc/tools/analysis/cheap_fidelity.py)')
+    p.add_argument('--cheap-options', nargs='+', action=DictAction,
+                   help='the cheap stages\' keys, e.g. bn_batches=2')
     return p.parse_args()
 
 
@@ -87,7 +94,7 @@ def main() -> int:
             cfg.merge_from_dict(a.cfg_options)
         st = SearchSettings.from_config(cfg)
         check_workers(a.workers, a.launcher)
-        if st.rerank is None:
+        if st.rerank is None and not a.cheap:
             raise ValueError('the search config has no rerank: its full '
                              'task (rerank.full_config) is what the proxy '
                              'is compared with')
@@ -95,7 +102,14 @@ def main() -> int:
             raise ValueError('--cells must be >= 3 and --seeds >= 1')
         proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
         check_proxy_cache(proxy)
-        full_task_config(st.rerank)  # loads, before anything exists
+        if a.cheap:  # its stages checked, before anything exists
+            from mmseg_dpc.tools.analysis.cheap_fidelity import CheapFidelity
+            cheap = CheapFidelity(
+                a.cheap, a.cheap_options, st, cfg,
+                SEARCH_SPACES.build(st.search_space), proxy, a.cells,
+                osp.abspath(a.work_dir))
+        else:
+            full_task_config(st.rerank)  # loads, before anything exists
     except (ValueError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -115,16 +129,28 @@ def main() -> int:
     results = {}
     try:
         for stage, runner in (
-                ('proxy', TrialRunner(launcher, proxy,
-                                      timeout=st.trial_timeout,
-                                      threads_per_trial=st.threads_per_trial)),
-                ('full', full_task_runner(
+                ('proxy', lambda: TrialRunner(
+                    launcher, proxy, timeout=st.trial_timeout,
+                    threads_per_trial=st.threads_per_trial)),
+                ('full', lambda: full_task_runner(
                     st.rerank, launcher,
                     threads_per_trial=st.threads_per_trial))):
-            results[stage] = train_all(stage, runner, cells, a.seeds, wd,
+            if stage == 'full' and a.cheap:  # cheap stages vs the proxy
+                summary = cheap.measure(launcher, cells, results['proxy'],
+                                        a.seeds, st.poll_interval)
+                break
+            results[stage] = train_all(stage, runner(), cells, a.seeds, wd,
                                        st.poll_interval, log)
     finally:
         launcher.shutdown()
+    if a.cheap:
+        from mmseg_dpc.analysis.cheap_fidelity import StageFidelity, table
+        for line in table([StageFidelity(**s) for s in summary['stages']],
+                          summary['proxy_seed_spearman']) + [
+                f'{osp.join(wd, "cheap_fidelity.json")}, '
+                f'{osp.join(wd, "cheap_fidelity.png")}']:
+            log.emit(Message('fidelity', line))
+        return 0
     rows = [dict(arch_hash=c.hash, arch=c.to_json(),
                  proxy=[results['proxy'].get((c.hash, s))
                         for s in range(a.seeds)],

@@ -13,7 +13,7 @@ import json
 import os
 import os.path as osp
 from dataclasses import asdict, dataclass, fields
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 PROGRESS_FILE = 'progress.jsonl'
 
@@ -21,6 +21,33 @@ PROGRESS_FILE = 'progress.jsonl'
 def num(value: Optional[float], digits: int = 2) -> str:
     """A number for people: ``digits`` decimals, ``n/a`` where undefined."""
     return 'n/a' if value is None else f'{value:.{digits}f}'
+
+
+# the fewest points whose rank correlation can tell agreement from chance:
+# with n = 2 Spearman and Kendall are always +-1; with n = 3 even a perfect
+# ranking has an exact two-sided p of 1/3, with n = 4 of 1/12; n = 5 is the
+# first at which one ordering (p = 2/120 < 0.05) can
+MIN_RANK_N = 5
+
+
+def rank_correlations(n: int, spearman: Optional[float],
+                      kendall: Optional[float],
+                      spearman_p: Optional[float] = None,
+                      kendall_p: Optional[float] = None) -> str:
+    """``Spearman 0.80 (p 0.10), Kendall 0.60 (p 0.23), n = 6`` through
+    :func:`num`; under :data:`MIN_RANK_N` points, the values with ``(n = 2:
+    says nothing)`` and no p-values."""
+    if spearman is None and n >= 2:  # see rerank.rank_correlation
+        return (f'Spearman n/a, Kendall n/a (n = {n}: undefined, one task '
+                'scored every cell the same)')
+    if n < MIN_RANK_N:
+        return (f'Spearman {num(spearman)}, Kendall {num(kendall)} '
+                f'(n = {n}: says nothing)')
+
+    def p(value: Optional[float]) -> str:
+        return '' if value is None else f' (p {num(value)})'
+    return (f'Spearman {num(spearman)}{p(spearman_p)}, Kendall '
+            f'{num(kendall)}{p(kendall_p)}, n = {n}')
 
 
 def duration(seconds: float) -> str:
@@ -79,6 +106,33 @@ class RunTrained:
     error: Optional[str] = None
     proxy_mIoU: Optional[float] = None
     part: Optional[str] = None  # of the stage (fidelity: proxy, full)
+    eta_guess: bool = False  # from too few runs of the kind to trust
+    eta_from: Optional[int] = None  # runs of the kind the ETA is based on
+
+
+class RunTimes:
+    """The ETA of a stage's runs from the wall times of runs of the same
+    kind (e.g. full-task runs: the re-ranking's, then the stage's own), as
+    ``workers`` train at once; a guess until the stage's first
+    ``workers`` runs (a whole first round) have ended."""
+
+    def __init__(self, workers: int, before: Sequence[float] = ()) -> None:
+        self.workers = max(1, workers)
+        self.before = [t for t in before if t]
+        self.own: List[float] = []
+
+    def add(self, wall_time: Optional[float]) -> None:
+        if wall_time:
+            self.own.append(wall_time)
+
+    def eta(self, remaining: int) -> Tuple[float, bool, int]:
+        """Seconds for ``remaining`` runs, whether it is a guess, and the
+        number of runs it is based on."""
+        times = self.before + self.own
+        if not times:
+            return 0.0, True, 0
+        seconds = sum(times) / len(times) * remaining / self.workers
+        return seconds, len(self.own) < self.workers, len(times)
 
 
 @dataclass(frozen=True)
@@ -139,9 +193,12 @@ def format_event(e: Event) -> str:
                     f'full {num(e.mIoU)} {e.status}')
         ok = e.status == 'COMPLETE'
         if e.stage == 'verdict':
+            guess = (f' (a guess: {e.eta_from} full-task run'
+                     f'{"s" if e.eta_from != 1 else ""} timed)'
+                     if e.eta_guess else '')
             return (f'[verdict] {e.done}/{e.total} trained ({e.name}: '
                     f'{f"{e.mIoU:.2f} mIoU" if ok else "FAILED"}), ETA '
-                    f'{e.eta / 60:.1f} min')
+                    f'{e.eta / 60:.1f} min{guess}')
         failed = ('' if ok else
                   f'[fidelity] {e.part} {e.name} FAILED: {e.error}\n')
         return (f'{failed}[fidelity] {e.part}: {e.done}/{e.total} trained, '

@@ -14,7 +14,8 @@ from scipy.stats import kendalltau, rankdata, spearmanr
 from ..utils.io import atomic_write_json, read_json
 from .cost import model_head_cost
 from .full_task import crop_size, full_task_runner
-from .progress import Message, ProgressLog, RunTrained, TrainingPlanned, num
+from .progress import (Message, ProgressLog, RunTrained, TrainingPlanned,
+                       rank_correlations)
 from .record import TrialRecord
 from .runner import TrialRun
 from .settings import RerankSettings
@@ -178,9 +179,9 @@ class Reranker:
         atomic_write_json(osp.join(self.work_dir, RERANK_FILE),
                           result.to_dict())
         self.log.emit(Message('rerank', (
-            f'proxy vs full, {result.n} architectures: Spearman '
-            f'{num(result.spearman)} (p {num(result.spearman_p)}), Kendall '
-            f'{num(result.kendall)} (p {num(result.kendall_p)})')))
+            f'proxy vs full, {result.n} architectures: ' + rank_correlations(
+                result.n, result.spearman, result.kendall,
+                result.spearman_p, result.kendall_p))))
         return result
 
 

@@ -27,8 +27,9 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, TextIO
 
 DPC = 'configs/dpc/dpc_mobilenet-v2-d8_1xb4-300_synthetic-shapes-192x192.py'
 SEARCH = 'configs/search/dpc-search_random-16_synthetic-shapes-192x192.py'
@@ -114,22 +115,33 @@ def cache_progress(cache: str, splits=('train', 'val')) -> Watcher:
 def run(step: str, tool: str, args, log: str,
         watch: Optional[Watcher] = None) -> None:
     """Run ``tool`` (a module of :mod:`mmseg_dpc.tools`) in its own
-    process, its output to ``log`` and the progress ``watch`` sees (trials
-    done, best so far, iterations, ETA) to the terminal; stop on
-    failure."""
+    process (see :func:`run_command`)."""
+    run_command(step, [sys.executable, '-m', f'mmseg_dpc.tools.{tool}',
+                       *args], log, watch)
+
+
+def run_command(step: str, command: List[str], log: str,
+                watch: Optional[Watcher] = None) -> None:
+    """Run ``command``, its output to ``log`` line by line, each line
+    flushed as it comes (a reader of the log sees what the step has
+    printed so far), and the progress ``watch`` sees (trials done, best so
+    far, iterations, ETA) to the terminal; stop on failure."""
     start = time.time()
     print(f'[demo] {step} ...', flush=True)
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     with open(log, 'w') as f:
-        proc = subprocess.Popen([sys.executable, '-m',
-                                 f'mmseg_dpc.tools.{tool}', *args], env=env,
-                                stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+        copier = threading.Thread(target=_copy_lines, args=(proc.stdout, f),
+                                  daemon=True)
+        copier.start()
         while True:
             ended = _wait(proc, WATCH_INTERVAL)
             for line in _formatted(watch() if watch else []):
                 print(f'[demo]   {line}', flush=True)
             if ended:
                 break
+        copier.join()
     if proc.returncode != 0:
         with open(log) as f:
             tail = ''.join(f.readlines()[-20:])
@@ -137,6 +149,14 @@ def run(step: str, tool: str, args, log: str,
                  f'{log}:\n{tail}')
     print(f'[demo] {step} done in {time.time() - start:.0f}s (log: {log})',
           flush=True)
+
+
+def _copy_lines(stream, log: TextIO) -> None:
+    """Each line of ``stream`` (a child's output) to ``log``, flushed."""
+    for raw in iter(stream.readline, b''):
+        log.write(raw.decode(errors='replace'))
+        log.flush()
+    stream.close()
 
 
 def _wait(proc: subprocess.Popen, seconds: float) -> bool:
@@ -280,8 +300,12 @@ def report(wd: str, search: str, s: dict, start: float) -> None:
     """Step 5: the report, and the verdict in words."""
     from mmseg_dpc.analysis import write_report
     from mmseg_dpc.search.verdict import read_verdicts, verdict_lines
+    from mmseg_dpc.utils.third_party_log import third_party_log
     print('[demo] 5/5 report', flush=True)
-    path = write_report(search)
+    with third_party_log(osp.join(wd, 'report.log')) as log:
+        path = write_report(search)
+    if log.summary():
+        print(f'[demo] {log.summary()}')
     verdicts = read_verdicts(search)
     result = dict(wall_time_s=time.time() - start, verdicts=verdicts,
                   report=path)

@@ -28,7 +28,9 @@ METRIC_KEYS = ('mIoU', 'aAcc', 'mAcc')
 class MetricsFileHook(Hook):
     """Writes ``metrics.json``: ``val``, one entry per validation
     (``step``, ``mIoU``/``aAcc``/``mAcc``, ``time`` since training began
-    and ``val_s`` the validation took), ``nonfinite_loss``, the first step
+    and ``val_s`` the validation took), ``train``, the mean training loss
+    of each logging interval (``step``, ``loss``: the learning curve of a
+    run validated once), ``nonfinite_loss``, the first step
     whose training loss was NaN or infinite, and ``pruned``, the step and
     value at which :meth:`stop_here` stopped the run (both ``None`` if
     not).
@@ -36,12 +38,18 @@ class MetricsFileHook(Hook):
     Args:
         rungs: iterations at which to validate too (besides
             ``val_interval``); :meth:`stop_here` decides there.
+        loss_interval: iterations per ``train`` entry (``None``: the
+            logger hook's ``interval``, else 10).
     """
 
     priority = 'VERY_LOW'
 
-    def __init__(self, rungs: Sequence[int] = ()) -> None:
+    def __init__(self, rungs: Sequence[int] = (),
+                 loss_interval: Optional[int] = None) -> None:
         self.val = []
+        self.train = []
+        self.loss_interval = loss_interval
+        self._losses = []
         self.nonfinite_loss: Optional[Dict[str, Any]] = None
         self.pruned: Optional[Dict[str, Any]] = None
         self.rungs = set(rungs)
@@ -50,6 +58,13 @@ class MetricsFileHook(Hook):
 
     def before_train(self, runner) -> None:
         self._started = time.time()
+        if self.loss_interval is None:
+            logger = next((h for h in runner.hooks
+                           if type(h).__name__ == 'LoggerHook'), None)
+            self.loss_interval = getattr(logger, 'interval', None) or 10
+
+    def after_train(self, runner) -> None:
+        self._write(runner)
 
     def stop_here(self, runner, step: int, miou: float,
                   at_rung: bool) -> bool:
@@ -65,6 +80,14 @@ class MetricsFileHook(Hook):
         if loss is None or self.nonfinite_loss is not None:
             return
         loss = float(loss)
+        self._losses.append(loss)
+        step = runner.iter + 1
+        if step % self.loss_interval == 0 or \
+                step == runner.train_loop.max_iters:
+            mean = sum(self._losses) / len(self._losses)
+            if math.isfinite(mean):
+                self.train.append(dict(step=step, loss=round(mean, 6)))
+            self._losses = []
         if not math.isfinite(loss):
             self.nonfinite_loss = dict(step=runner.iter + 1, loss=str(loss))
             self._write(runner)
@@ -97,8 +120,8 @@ class MetricsFileHook(Hook):
         if is_main_process():
             atomic_write_json(
                 osp.join(runner.work_dir, METRICS_FILE),
-                dict(val=self.val, nonfinite_loss=self.nonfinite_loss,
-                     pruned=self.pruned))
+                dict(val=self.val, train=self.train,
+                     nonfinite_loss=self.nonfinite_loss, pruned=self.pruned))
 
 
 def _is_metrics_hook(hook: Dict[str, Any]) -> bool:

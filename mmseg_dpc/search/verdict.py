@@ -37,8 +37,7 @@ from .architecture import Architecture
 from .comparison import Verdict, decide, next_round
 from .cost import counted_cost
 from .full_task import crop_size, full_task_config, full_task_runner
-from .progress import (Message, ProgressLog, RunTimes, RunTrained,
-                       TrainingPlanned)
+from .progress import Message, ProgressLog, RunTrained, TrainingPlanned
 from .record import TrialRecord
 from .rerank import RerankResult
 from .runner import TrialRun
@@ -50,10 +49,10 @@ ALPHA = 0.05  # the family-wise error rate of one verdict's comparisons
 
 def rule(paired: bool = True, alpha: float = ALPHA) -> str:
     """The verdict's rule in words."""
-    test = ('paired by seed (t-test on the seeds both have)' if paired else
-            "Welch's t-test")
+    test = ('a t-test paired by seed, on the seeds both have' if paired
+            else "Welch's t-test")
     return (f'better / worse: the {100 * (1 - alpha):.0f}% confidence '
-            f'interval of the difference of mean mIoU ({test}, Holm-'
+            f'interval of the difference of mean mIoU ({test}; Holm-'
             'corrected across the comparisons) excludes zero; otherwise '
             'indistinguishable')
 
@@ -215,9 +214,6 @@ class Verdicts:
         by_name = {m.name: (i, m) for i, m in enumerate(models)}
         records: Dict[Tuple[str, int], TrialRecord] = {}
         rounds = 0
-        # the ETA from full-task runs only: the re-ranking's, then these
-        times = RunTimes(self.runner.launcher.workers,
-                         [r.wall_time for r in rerank.completed])
 
         def train(pairs: Sequence[Tuple[str, int]]
                   ) -> Dict[Tuple[str, int], Optional[float]]:
@@ -239,12 +235,10 @@ class Verdicts:
                                               to_train))
 
             def after(run, record, done, total, eta) -> None:
-                times.add(record.wall_time)
-                eta, guess, timed = times.eta(total - done)
                 self.log.emit(RunTrained(
                     'verdict', f'{run.key[0]}, seed {run.seed}',
                     record.status, record.metrics.get('mIoU'), done, total,
-                    eta, eta_guess=guess, eta_from=timed))
+                    eta))
 
             got = self.runner.train(runs, poll_interval, before, after)
             records.update(got)

@@ -37,7 +37,8 @@ from .architecture import Architecture
 from .comparison import Verdict, decide, next_round
 from .cost import counted_cost
 from .full_task import crop_size, full_task_config, full_task_runner
-from .progress import Message, ProgressLog, RunTrained, TrainingPlanned
+from .progress import (Message, ProgressLog, RunTimes, RunTrained,
+                       TrainingPlanned)
 from .record import TrialRecord
 from .rerank import RerankResult
 from .runner import TrialRun
@@ -214,6 +215,9 @@ class Verdicts:
         by_name = {m.name: (i, m) for i, m in enumerate(models)}
         records: Dict[Tuple[str, int], TrialRecord] = {}
         rounds = 0
+        # the ETA from full-task runs only: the re-ranking's, then these
+        times = RunTimes(self.runner.launcher.workers,
+                         [r.wall_time for r in rerank.completed])
 
         def train(pairs: Sequence[Tuple[str, int]]
                   ) -> Dict[Tuple[str, int], Optional[float]]:
@@ -235,10 +239,12 @@ class Verdicts:
                                               to_train))
 
             def after(run, record, done, total, eta) -> None:
+                times.add(record.wall_time)
+                eta, guess, timed = times.eta(total - done)
                 self.log.emit(RunTrained(
                     'verdict', f'{run.key[0]}, seed {run.seed}',
                     record.status, record.metrics.get('mIoU'), done, total,
-                    eta))
+                    eta, eta_guess=guess, eta_from=timed))
 
             got = self.runner.train(runs, poll_interval, before, after)
             records.update(got)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import os.path as osp
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..engine import read_metrics_file
@@ -15,9 +16,10 @@ from ..search.record import COMPLETE, FAILED, PRUNED
 from ..search.rerank import RerankResult, read_rerank
 from ..search.verdict import read_verdicts, verdict_tables
 from .cell_graph import draw_cell
-from .plots import (branch_contributions, plot_branch_contributions,
-                    plot_learning_curves, plot_pareto, plot_proxy_vs_full,
-                    plot_search_progress)
+from .plots import (STANDS_OUT, branch_contributions,
+                    plot_branch_contributions, plot_learning_curves,
+                    plot_pareto, plot_proxy_vs_full, plot_search_progress,
+                    relative_contributions)
 
 Row = Dict[str, Any]  # of the leaderboard
 
@@ -52,6 +54,57 @@ def verdict_table(verdicts: Dict[str, Any]) -> List[str]:
             *models.markdown(), '', *comparisons.markdown(), '']
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The cell the search hands on (``row``, its leaderboard row), the
+    stage that selected it (``re-ranking`` or ``proxy search``) and how
+    (``by``), its full-task mIoU, and the proxy winner (``proxy``, with its
+    full-task mIoU) where that is another cell."""
+    row: Row
+    stage: str
+    by: str
+    full_mIoU: Optional[float]
+    proxy: Optional[Row]
+    proxy_full_mIoU: Optional[float] = None
+
+
+def selected_cell(done: List[Row], rerank: Optional[RerankResult],
+                  verdicts: Optional[Dict[str, Any]]) -> Selection:
+    """The verdict's searched cell, else the re-ranking winner (the best
+    full-task mIoU of the re-ranked cells, the first by proxy rank among
+    ties, as the verdict picks it), else the proxy winner (the
+    leaderboard's first). The proxy winner beside a re-ranked cell is
+    re-ranking's proxy rank 1."""
+    by_hash = {r['arch_hash']: r for r in done}
+    winner = None
+    if rerank is not None and rerank.completed:
+        winner = max(rerank.completed, key=lambda r: r.full_mIoU)
+    searched = next((m for m in (verdicts or {}).get('models', [])
+                     if m.get('role') == 'searched'), None)
+    if searched is not None and searched['arch_hash'] in by_hash:
+        row = by_hash[searched['arch_hash']]
+    elif winner is not None and winner.arch_hash in by_hash:
+        row = by_hash[winner.arch_hash]
+    else:
+        return Selection(done[0], 'proxy search', 'its first place on the '
+                         'leaderboard (no cell was re-ranked on the full '
+                         'task)', None, None)
+    full = rerank.full_mIoU(row['trial']) if rerank else None
+    tied = sum(r.full_mIoU == full for r in rerank.completed) - 1
+    by = (f'the best full-task mIoU ({num(full)}) of the '
+          f'{len(rerank.trials)} best proxy cells trained on the full task'
+          + (f' (tied with {tied} other{"s" if tied > 1 else ""}: the '
+             'first by proxy rank)' if tied > 0 else '')
+          + ('; the verdict compares it with the other models'
+             if searched is not None else ''))
+    # the proxy's best as re-ranking ranked it (its first objective)
+    first = by_hash.get(min(rerank.trials,
+                            key=lambda r: r.proxy_rank).arch_hash, done[0])
+    proxy = None if row['arch_hash'] == first['arch_hash'] else first
+    return Selection(row, 're-ranking', by, full, proxy,
+                     proxy and rerank.full_mIoU(proxy['trial']))
+
+
 def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
                  ) -> str:
     """Draw the plots of the search in ``work_dir`` and write
@@ -66,19 +119,23 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
     figs = osp.join(work_dir, 'report')
     os.makedirs(figs, exist_ok=True)
     pruned = [r for r in board if r['status'] == PRUNED]
+    failed = [r for r in board if r['status'] == FAILED]
     lines = [f'# DPC search report: {summary.get("study", "")}', '',
              f'{len(done)} complete trials, {len(pruned)} pruned, '
-             f'{sum(r["status"] == FAILED for r in board)} failed. '
+             f'{len(failed)} failed. '
              'All numbers below were measured by this run.', '']
-    lines += _cells(figs, done[0], done[-1])
-    lines += _contributions(figs, done[0])
-    lines += _progress(figs, done)
+    rerank = read_rerank(work_dir)
+    verdicts = read_verdicts(work_dir)
+    chosen = selected_cell(done, rerank, verdicts)
+    lines += _cells(figs, chosen, min(reversed(done),
+                                      key=lambda r: r['mIoU']))
+    lines += _contributions(figs, chosen.row)
+    lines += _progress(figs, done, pruned, failed,
+                       summary.get('objectives') or [], chosen.row)
     lines += _learning_curves(figs, done + pruned, summary.get('rungs') or [])
     lines += _cheap_stage(figs, work_dir, done)
-    rerank = read_rerank(work_dir)
     if rerank and rerank.trials:
         lines += _rerank(figs, rerank)
-    verdicts = read_verdicts(work_dir)
     if verdicts:
         lines += verdict_table(verdicts)
     if extra:
@@ -86,66 +143,138 @@ def write_report(work_dir: str, extra: Optional[Dict[str, Any]] = None
         lines += [f'| {k} | {v} |' for k, v in extra.items()]
         lines.append('')
     lines += _leaderboard(done)
+    if failed:
+        lines += _failures(failed)
     path = osp.join(work_dir, 'report.md')
     with open(path, 'w') as f:
         f.write('\n'.join(lines))
     return path
 
 
-def _cells(figs: str, best: Row, worst: Row) -> List[str]:
-    """The best and the worst cell, drawn."""
-    for name, row in (('best', best), ('worst', worst)):
-        draw_cell(row_cell(row).branches, osp.join(figs, f'{name}_cell.png'),
-                  f'{name} cell {row["arch_hash"]}: proxy mIoU '
-                  f'{row["mIoU"]:.2f}')
-    return ['## Best and worst cells', '',
-            '![best cell](report/best_cell.png)', '',
-            '![worst cell](report/worst_cell.png)', '']
+def _cells(figs: str, chosen: Selection, worst: Row) -> List[str]:
+    """The selected cell, the proxy winner beside it where that is another
+    cell, and the worst cell, drawn."""
+    row = chosen.row
+    full = ('' if chosen.full_mIoU is None else
+            f'full-task mIoU {num(chosen.full_mIoU)}, ')
+    draw_cell(row_cell(row).branches, osp.join(figs, 'best_cell.png'),
+              f'selected cell {row["arch_hash"]} (by {chosen.stage}):\n'
+              f'{full}proxy mIoU {num(row["mIoU"])}')
+    lines = ['## The selected cell', '',
+             f'Cell {row["arch_hash"]} (trial {row["trial"]}) was selected '
+             f'by the {chosen.stage}: {chosen.by}.', '']
+    if chosen.proxy is None:
+        lines += ['![selected cell](report/best_cell.png)', '']
+        if chosen.full_mIoU is not None:
+            lines += ['It is also the proxy winner.', '']
+    else:
+        p = chosen.proxy
+        draw_cell(row_cell(p).branches,
+                  osp.join(figs, 'proxy_winner_cell.png'),
+                  f'proxy winner {p["arch_hash"]} (not selected):\n'
+                  f'full-task mIoU {num(chosen.proxy_full_mIoU)}, '
+                  f'proxy mIoU '
+                  f'{num(p["mIoU"])}')
+        lines += [f'The proxy winner, cell {p["arch_hash"]} (trial '
+                  f'{p["trial"]}, proxy mIoU {num(p["mIoU"])} against '
+                  f'{num(row["mIoU"])}), lost the re-ranking; selected '
+                  'on the left, proxy winner on the right:', '',
+                  '![selected cell](report/best_cell.png) '
+                  '![proxy winner](report/proxy_winner_cell.png)', '']
+    lines += ['## The worst cell (lowest proxy mIoU)', '']
+    if worst['mIoU'] >= row['mIoU']:
+        return lines + [f'None: every complete trial scored the proxy mIoU '
+                        f'of the selected cell ({num(row["mIoU"])}).', '']
+    draw_cell(row_cell(worst).branches, osp.join(figs, 'worst_cell.png'),
+              f'worst cell {worst["arch_hash"]}: proxy mIoU '
+              f'{num(worst["mIoU"])}')
+    return lines + ['![worst cell](report/worst_cell.png)', '']
 
 
-def _contributions(figs: str, best: Row) -> List[str]:
-    """The best cell's branches by their weight in its projection (where
-    its proxy checkpoint is kept)."""
-    ckpt = last_checkpoint(best['trial_dir'])
+def _contributions(figs: str, row: Row) -> List[str]:
+    """The selected cell's branches by their weight in its projection,
+    relative to their mean (where its proxy checkpoint is kept)."""
+    ckpt = last_checkpoint(row['trial_dir'])
     if not ckpt:
         return []
     contrib = branch_contributions(ckpt)
     labels = [f'[{i}] {b.describe()}'
-              for i, b in enumerate(row_cell(best).branches)]
-    plot_branch_contributions(contrib['l1'], labels,
+              for i, b in enumerate(row_cell(row).branches)]
+    rel = relative_contributions(contrib['l1'], contrib['l1_se'])
+    plot_branch_contributions(rel, labels,
                               osp.join(figs, 'best_contributions.png'),
-                              f'best cell {best["arch_hash"]}: '
-                              'per-branch contribution')
-    return ['## Per-branch contribution (best cell, proxy checkpoint)', '',
-            '![contributions](report/best_contributions.png)', '']
+                              f'selected cell {row["arch_hash"]}: each '
+                              'branch\'s share of the projection')
+    out = [f'[{i}] {r.value:.2f}' for i, r in enumerate(rel)
+           if r.stands_out]
+    verdict = ('No branch stands out: each is within '
+               f'{100 * STANDS_OUT:.0f}% or two standard errors of the '
+               'mean.' if not out else
+               'Standing out (relative to the mean): ' + ', '.join(out) +
+               '.')
+    return ['## Per-branch contribution (selected cell, proxy checkpoint)',
+            '', 'The L1 norm of each branch\'s slice of the concatenation\'s '
+            '1x1 projection, relative to their mean (1 = an average '
+            'branch); the bars\' spread: two standard errors over the '
+            'projection\'s output channels. A branch stands out when it '
+            f'differs from 1 by more than {100 * STANDS_OUT:.0f}% and by '
+            'more than its two standard errors.', '',
+            '![contributions](report/best_contributions.png)', '',
+            verdict, '']
 
 
-def _progress(figs: str, done: List[Row]) -> List[str]:
+def _progress(figs: str, done: List[Row], pruned: List[Row],
+              failed: List[Row], objectives: List[Dict[str, str]],
+              selected: Row) -> List[str]:
     """The best so far by trial, and mIoU against FLOPs."""
     plot_search_progress([r['trial'] for r in done],
                          [r['mIoU'] for r in done],
-                         osp.join(figs, 'progress.png'))
+                         osp.join(figs, 'progress.png'),
+                         pruned=[(r['trial'], r['mIoU']) for r in pruned
+                                 if r['mIoU'] is not None],
+                         failed=[r['trial'] for r in failed])
     plot_pareto([r['mIoU'] for r in done], [r['flops'] for r in done],
-                osp.join(figs, 'pareto.png'))
+                osp.join(figs, 'pareto.png'), done.index(selected))
+    names = [o['name'] for o in objectives]
+    what = ('the proxy search maximised mIoU alone; the front shows what '
+            'each extra FLOP bought' if len(names) <= 1 else
+            f'the search\'s objectives: {", ".join(names)}; its own '
+            'Pareto-optimal trials are marked in `leaderboard.csv`')
     return ['## Search progress', '', '![progress](report/progress.png)',
-            '', '## mIoU against FLOPs', '', '![pareto](report/pareto.png)',
-            '']
+            '', '## mIoU against FLOPs', '', f'The non-dominated cells by '
+            f'proxy mIoU and head FLOPs ({what}).', '',
+            '![pareto](report/pareto.png)', '']
 
 
 def _learning_curves(figs: str, trained: List[Row],
                      rungs: List[int]) -> List[str]:
-    """Each trained trial's validation mIoU by iteration, and where the
-    pruner stopped trials."""
-    curves = [[(v['step'], v['mIoU']) for v in (read_metrics_file(
-        r['trial_dir']) or {}).get('val', []) if 'mIoU' in v]
-        if r.get('trial_dir') else [] for r in trained]
-    if not any(curves):
-        return []
+    """Each trained trial's training loss and validation mIoU by
+    iteration, and where the pruner stopped trials; in words where a run
+    recorded too little to draw."""
+    records = [read_metrics_file(r['trial_dir']) or {}
+               if r.get('trial_dir') else {} for r in trained]
+    losses = [[(e['step'], e['loss']) for e in m.get('train') or []]
+              for m in records]
+    vals = [[(v['step'], v['mIoU']) for v in m.get('val', [])
+             if 'mIoU' in v] for m in records]
+    has_loss = sum(len(c) > 1 for c in losses) > 0
+    has_val = sum(len(c) > 1 for c in vals) > 0
+    lines = ['## Learning curves', '']
+    if not (has_loss or has_val):
+        steps = sorted({s for c in vals for s, _ in c})
+        return lines + [
+            'Nothing to plot: each trial recorded no training loss and '
+            f'validated once (at iteration {", ".join(map(str, steps))}).',
+            '']
+    plot_learning_curves(losses if has_loss else None,
+                         vals if has_val else None,
+                         [r['status'] == PRUNED for r in trained], rungs,
+                         osp.join(figs, 'learning_curves.png'))
+    lines += ['![learning curves](report/learning_curves.png)', '']
+    if not has_val:
+        lines += ['Each trial validated once, at the end, so only its '
+                  'training loss is drawn.', '']
     pruned = [r for r in trained if r['status'] == PRUNED]
-    plot_learning_curves(curves, [r['status'] == PRUNED for r in trained],
-                         rungs, osp.join(figs, 'learning_curves.png'))
-    lines = ['## Learning curves', '',
-             '![learning curves](report/learning_curves.png)', '']
     if pruned:
         at: Dict[int, int] = {}
         for r in pruned:
@@ -168,11 +297,26 @@ def _rerank(figs: str, rerank: RerankResult) -> List[str]:
              '| proxy rank | trial | cell | proxy mIoU | full mIoU |',
              '| --- | --- | --- | --- | --- |']
     lines += [f'| {r.proxy_rank} | {r.trial} | {r.arch_hash} | '
-              f'{r.proxy_mIoU:.2f} | '
+              f'{num(r.proxy_mIoU)} | '
               f'{"failed" if r.full_mIoU is None else num(r.full_mIoU)} |'
               for r in rerank.trials]
-    return lines + ['', f'Spearman {num(rerank.spearman)}, Kendall '
-                    f'{num(rerank.kendall)} (n = {rerank.n}).', '']
+    failed = len(rerank.trials) - len(ok)
+    lost = f' ({failed} failed on the full task, left out)' if failed else ''
+    return lines + ['', rank_correlations(
+        rerank.n, rerank.spearman, rerank.kendall, rerank.spearman_p,
+        rerank.kendall_p) + f'{lost}.', '']
+
+
+def _failures(failed: List[Row]) -> List[str]:
+    lines = ['## Failed trials', '', '| trial | cell | why |',
+             '| --- | --- | --- |']
+    for r in failed:  # the error's first line and its last (the raise)
+        why = [w.strip() for w in (r.get('error') or '').splitlines()
+               if w.strip()] or ['unknown']
+        text = why[0] if len(why) == 1 else f'{why[0]} ... {why[-1]}'
+        lines.append(f'| {r["trial"]} | {r["arch_hash"]} | '
+                     f'{text.replace("|", "/")} |')
+    return lines + ['']
 
 
 def _leaderboard(done: List[Row]) -> List[str]:

@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 from mmseg_dpc.analysis import (branch_contributions,
                                 plot_branch_contributions)
+from mmseg_dpc.analysis.plots import relative_contributions
 from mmseg_dpc.search import Architecture
 
 
@@ -25,9 +26,11 @@ def main() -> None:
         raise SystemExit(f'error: the checkpoint has {c["num_branches"]} '
                          f'branches, the config {arch.num_branches}')
     labels = [f'[{i}] {b.describe()}' for i, b in enumerate(arch.branches)]
-    plot_branch_contributions(c['l1'], labels, a.out, f'cell {arch.hash}')
-    for label, v in zip(labels, c['l1']):
-        print(f'{label:24s} {v:10.2f}')
+    rel = relative_contributions(c['l1'], c['l1_se'])
+    plot_branch_contributions(rel, labels, a.out, f'cell {arch.hash}')
+    for label, v, r in zip(labels, c['l1'], rel):
+        print(f'{label:24s} {v:10.2f}  {r.value:.2f} x the mean '
+              f'(+- {2 * r.se:.2f}){" stands out" if r.stands_out else ""}')
     print(f'-> {a.out}')
 
 

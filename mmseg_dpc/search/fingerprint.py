@@ -15,6 +15,8 @@ from typing import Any, Dict, Tuple
 
 from mmengine.config import Config
 
+# what a runner does with a kept run made under other settings
+ON_CHANGED = ('retrain', 'refuse')
 # where a run writes, how its process was launched (the train tool sets it
 # and mmengine's Runner dumps the config again with it), and the study's
 # bookkeeping of one trial: none changes what is trained

@@ -29,7 +29,8 @@ def full_task_runner(rerank: RerankSettings, launcher, seed: int = 0,
     return TrialRunner(launcher, full_task_config(rerank), seed=seed,
                        timeout=rerank.timeout,
                        threads_per_trial=threads_per_trial,
-                       initialised=rerank.initialised)
+                       initialised=rerank.initialised,
+                       on_changed=rerank.on_changed)
 
 
 def crop_size(cfg: Config) -> Optional[Tuple[int, int]]:

@@ -26,14 +26,13 @@ from ..feature_cache import expect_cache_source
 from ..utils.config import resolve_config_path
 from . import interrupt
 from .architecture import Architecture
-from .fingerprint import ChangedRunsError, ConfigChange, config_change
+from .fingerprint import (ON_CHANGED, ChangedRunsError, ConfigChange,
+                          config_change)
 from .record import RESULT_FILE, TrialRecord
 
 # the module each trial runs (``python -m``): part of the installed package,
 # so trials start wherever the package is installed, clone or wheel
 TRAIN_MODULE = 'mmseg_dpc.tools.train'
-# what TrialRunner.train does with a kept run made under other settings
-ON_CHANGED = ('retrain', 'refuse')
 # what a run writes that a new run in its folder must not inherit
 STALE_FILES = (METRICS_FILE, RESULT_FILE, 'timing.json')
 

@@ -17,6 +17,7 @@ from mmengine.config import Config
 
 from ..utils.config import resolve_config_path
 from .config_keys import check_known_keys
+from .fingerprint import ON_CHANGED
 
 STRATEGIES = ('random', 'evolution', 'tpe', 'nsga2', 'one_shot', 'zero_cost')
 # strategies that rank `candidates` cells by a cheap stage first
@@ -421,12 +422,16 @@ class RerankSettings:
     ``full_config`` (and ``cfg_options``), each from the backbone of
     ``init_from`` (``None``: from scratch), within ``timeout`` seconds
     (``rerank.timeout``, else the search's ``trial_timeout``). The
-    verdict and the fidelity tool train their full-task models alike."""
+    verdict and the fidelity tool train their full-task models alike. A
+    complete run in the work dir trained under other settings is trained
+    again, or with ``on_changed='refuse'`` refused, naming the keys that
+    differ (see :mod:`.fingerprint`)."""
     top_k: int
     full_config: str
     cfg_options: Dict[str, Any] = field(default_factory=dict)
     timeout: Optional[float] = None
     init_from: Optional[str] = None
+    on_changed: str = 'retrain'
 
     @classmethod
     def from_config(cls, cfg: Config, trial_timeout: Optional[float] = None
@@ -436,7 +441,11 @@ class RerankSettings:
             return None
         rerank = _dict('rerank', rerank, ('top_k', 'full_config',
                                           'cfg_options', 'timeout',
-                                          'init_from'))
+                                          'init_from', 'on_changed'))
+        on_changed = rerank.get('on_changed', 'retrain')
+        if on_changed not in ON_CHANGED:
+            raise ValueError(f'rerank.on_changed must be one of '
+                             f'{ON_CHANGED}, got {on_changed!r}')
         for key in ('top_k', 'full_config'):
             if key not in rerank:
                 raise ValueError(f'rerank lacks {key!r}')
@@ -457,7 +466,8 @@ class RerankSettings:
                              f'{init_from!r}')
         timeout = (_positive('rerank.timeout', rerank['timeout'], True)
                    if 'timeout' in rerank else trial_timeout)
-        return cls(top_k, full_config, options, timeout, init_from)
+        return cls(top_k, full_config, options, timeout, init_from,
+                   on_changed)
 
     @property
     def initialised(self) -> str:

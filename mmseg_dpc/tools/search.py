@@ -76,6 +76,7 @@ def run(cfg, work_dir: str, a: argparse.Namespace) -> int:
     signal's number after Ctrl-C or SIGTERM, as a shell reports it)."""
     from mmseg_dpc.search import interrupt
     from mmseg_dpc.search.driver import SearchDriver, SearchStopped
+    from mmseg_dpc.search.fingerprint import ChangedRunsError
     interrupt.install()
     try:
         driver = SearchDriver(cfg, work_dir, workers=a.workers,
@@ -86,6 +87,9 @@ def run(cfg, work_dir: str, a: argparse.Namespace) -> int:
         return 2
     try:
         driver.run()
+    except ChangedRunsError as e:  # rerank.on_changed='refuse'
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     except SearchStopped as e:
         print(f'error: {e}', file=sys.stderr)
         return 3

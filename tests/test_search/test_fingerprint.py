@@ -72,3 +72,39 @@ def test_bad_on_changed_is_named():
     with pytest.raises(ValueError, match="on_changed must be one of "
                        r"\('retrain', 'refuse'\), got 'keep'"):
         TrialRunner(None, Config(), on_changed='keep')
+
+
+def test_rerank_on_changed_refuse_names_the_keys(tmp_path, feature_cache,
+                                                 shapes_root):
+    """The search with ``rerank.on_changed='refuse'``: re-ranking runs of
+    another schedule are refused before anything trains, naming the key;
+    the runs stay as they were."""
+    import subprocess
+    import sys
+
+    from ..conftest import REPO
+    wd = tmp_path / 'work'
+
+    def search(iters):
+        cfg = search_config(tmp_path, feature_cache, shapes_root,
+                            num_trials=2, rerank=dict(
+                                rerank_options(shapes_root, 1, iters),
+                                on_changed='refuse'))
+        return subprocess.run([sys.executable, 'tools/search.py', cfg,
+                               '--work-dir', str(wd)], cwd=REPO,
+                              capture_output=True, text=True, timeout=600)
+
+    first = search(3)
+    assert first.returncode == 0, first.stdout + first.stderr
+    kept = {p: p.stat().st_mtime for p in wd.glob('rerank/*/result.json')}
+    assert kept
+    refused = search(4)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert 'trained under other settings' in refused.stderr
+    assert 'train_cfg.max_iters' in refused.stderr
+    assert {p: p.stat().st_mtime for p in
+            wd.glob('rerank/*/result.json')} == kept
+    with pytest.raises(ValueError, match="rerank.on_changed must be one of"):
+        from mmseg_dpc.search.settings import RerankSettings
+        RerankSettings.from_config(Config(dict(rerank=dict(
+            top_k=1, full_config=__file__, on_changed='keep'))))

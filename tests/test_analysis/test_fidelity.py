@@ -38,6 +38,12 @@ def test_fidelity_tool_tiny_and_resumable(tmp_path, feature_cache,
     assert 'proxy: 0 runs done before, 6 to train' in out
     assert 'full: 0 runs done before, 6 to train' in out
     assert '[fidelity] Spearman ' in out and '95% CI' in out
+    # no run failed: nothing reads as a failure, and an undefined
+    # interval says why
+    assert 'fail' not in out.lower(), out
+    assert '3 cells x 2 seeds, ' in out
+    assert '95% CI n/a, n/a' not in out
+    assert '(n = 3: says nothing)' in out
     result = json.loads((wd / 'fidelity.json').read_text())
     assert result['cells'] == 3 and result['seeds'] == 2
     assert len(result['per_cell']) == 3

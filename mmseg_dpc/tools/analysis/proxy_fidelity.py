@@ -84,7 +84,8 @@ def main() -> int:
     from mmseg_dpc.search.full_task import (full_task_config,
                                             full_task_runner)
     from mmseg_dpc.search.launchers import build_launcher
-    from mmseg_dpc.search.progress import Message, ProgressLog, num
+    from mmseg_dpc.search.progress import (MIN_RANK_N, Message, ProgressLog,
+                                           num)
     from mmseg_dpc.search.runner import TrialRunner, load_base_config
     from mmseg_dpc.search.settings import SearchSettings, check_workers
     from mmseg_dpc.tools.cli import load_config_file
@@ -165,11 +166,21 @@ def main() -> int:
 
     def ci(key):
         lo, hi = s[f'{key}_ci95'] or (None, None)
+        if s[key] is None:  # see summarize: a constant side
+            return 'n/a [95% CI n/a: one task scores every cell the same]'
+        if lo is None or hi is None:  # resamples of too few cells
+            return (f'{num(s[key])} [95% CI n/a: {len(ok)} cells are too '
+                    'few for a bootstrap]')
         return f'{num(s[key])} [95% CI {num(lo)}, {num(hi)}]'
 
-    lines = [f'{len(ok)} cells x {a.seeds} seeds ({len(rows) - len(ok)} '
-             f'left out: a run failed), {(time.time() - start) / 60:.1f} min',
-             f'Spearman {ci("spearman")}, Kendall {ci("kendall")}']
+    left = len(rows) - len(ok)
+    left = (f' ({left} more left out: a run of each failed)' if left else
+            '')
+    caveat = (f' (n = {len(ok)}: says nothing)' if len(ok) < MIN_RANK_N
+              else f', n = {len(ok)}')
+    lines = [f'{len(ok)} cells x {a.seeds} seeds{left}, '
+             f'{(time.time() - start) / 60:.1f} min',
+             f'Spearman {ci("spearman")}, Kendall {ci("kendall")}{caveat}']
     if a.seeds > 1:
         lines += [f'{side}: seed-to-seed std {num(s[f"{side}_seed_std"])} '
                   f'mIoU, seed 0 vs seed 1 Spearman '

@@ -182,12 +182,16 @@ def _cells(figs: str, chosen: Selection, worst: Row) -> List[str]:
                   '![selected cell](report/best_cell.png) '
                   '![proxy winner](report/proxy_winner_cell.png)', '']
     lines += ['## The worst cell (lowest proxy mIoU)', '']
-    if worst['mIoU'] >= row['mIoU']:
-        return lines + [f'None: every complete trial scored the proxy mIoU '
-                        f'of the selected cell ({num(row["mIoU"])}).', '']
+    tied = worst['mIoU'] >= row['mIoU']
     draw_cell(row_cell(worst).branches, osp.join(figs, 'worst_cell.png'),
               f'worst cell {worst["arch_hash"]}: proxy mIoU '
-              f'{num(worst["mIoU"])}')
+              f'{num(worst["mIoU"])}' +
+              ('\n(tied: every complete trial scored the same)'
+               if tied else ''))
+    if tied:
+        lines += [f'No worse than the selected cell: every complete trial '
+                  f'scored the same proxy mIoU ({num(row["mIoU"])}); the '
+                  'last on the leaderboard is drawn.', '']
     return lines + ['![worst cell](report/worst_cell.png)', '']
 
 

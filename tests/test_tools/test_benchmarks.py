@@ -40,3 +40,22 @@ def test_search_overhead_times_admission_by_study_size():
         assert re.search(rf'study of +{n} trials: admission +[\d.]+ ms per '
                          r'trial', out), out
     assert re.search(r'N = +40: +[\d.]+x the admission time at N = 5', out)
+
+
+def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
+    out = run('cheap_stage_cost.py', '--quick', '--scores', 'naswot',
+              'params', '--work-dir', str(tmp_path))
+    assert re.search(r'proxy \(stand-alone\) +\| +1 \|', out), out
+    one_shot = re.search(r'one-shot \(rate_pair, supernet 10 it\) +\| +6 \|'
+                         r'.*\| +([\d.]+)x$', out, re.M)
+    assert one_shot and float(one_shot.group(1)) > 0, out
+    for name in ('naswot', 'params'):
+        assert re.search(rf'zero-cost {name} +\| +2 \|.*x$', out, re.M), out
+    assert 'extrapolated' in out and 'dominates at 6 cells' in out
+    assert re.search(r'peak resident memory: this process \(scoring\) '
+                     r'[\d,]+ MiB', out), out
+    # a re-run trains and scores nothing: the same figures, from the records
+    again = run('cheap_stage_cost.py', '--quick', '--scores', 'naswot',
+                'params', '--work-dir', str(tmp_path))
+    table = [line for line in out.splitlines() if ' | ' in line]
+    assert [line for line in again.splitlines() if ' | ' in line] == table

@@ -266,10 +266,11 @@ def _learning_curves(figs: str, trained: List[Row],
     lines = ['## Learning curves', '']
     if not (has_loss or has_val):
         steps = sorted({s for c in vals for s, _ in c})
+        loss = ('its training loss once at most' if any(losses) else
+                'no training loss')
         return lines + [
-            'Nothing to plot: each trial recorded no training loss and '
-            f'validated once (at iteration {", ".join(map(str, steps))}).',
-            '']
+            f'Nothing to plot: each trial recorded {loss} and validated '
+            f'once (at iteration {", ".join(map(str, steps))}).', '']
     plot_learning_curves(losses if has_loss else None,
                          vals if has_val else None,
                          [r['status'] == PRUNED for r in trained], rungs,

@@ -39,7 +39,8 @@ class MetricsFileHook(Hook):
         rungs: iterations at which to validate too (besides
             ``val_interval``); :meth:`stop_here` decides there.
         loss_interval: iterations per ``train`` entry (``None``: the
-            logger hook's ``interval``, else 10).
+            logger hook's ``interval`` (else 10), at most a tenth of the
+            run, so a short run has a curve too).
     """
 
     priority = 'VERY_LOW'
@@ -61,7 +62,9 @@ class MetricsFileHook(Hook):
         if self.loss_interval is None:
             logger = next((h for h in runner.hooks
                            if type(h).__name__ == 'LoggerHook'), None)
-            self.loss_interval = getattr(logger, 'interval', None) or 10
+            self.loss_interval = max(1, min(
+                getattr(logger, 'interval', None) or 10,
+                runner.train_loop.max_iters // 10))
 
     def after_train(self, runner) -> None:
         self._write(runner)

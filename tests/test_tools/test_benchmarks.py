@@ -59,3 +59,22 @@ def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
                 'params', '--work-dir', str(tmp_path))
     table = [line for line in out.splitlines() if ' | ' in line]
     assert [line for line in again.splitlines() if ' | ' in line] == table
+
+
+def test_search_efficiency_prefiltered_arms_quick(tmp_path):
+    out = run('search_efficiency.py', '--quick', '--seeds', '0', '--arms',
+              'none', 'one_shot', 'zero_cost', '--work-dir', str(tmp_path))
+    assert 'prefiltered arms: the best 4 of 12 uniform cells by one_shot, '\
+        'zero_cost' in out, out
+    for arm in ('one_shot', 'zero_cost'):
+        # the cheap stage's compute counted, in proxy iterations
+        row = re.search(rf'^ +0 \| {arm} +\| +([\d,]+) \|.*\| +0 \| '
+                        r'([\d,]+) iterations \(\d+ s\)$', out, re.M)
+        assert row, out
+        spent, cheap = (int(g.replace(',', '')) for g in row.groups())
+        assert spent >= 4 * 8 + cheap
+        assert re.search(rf'{arm} \(c\) / no-pruning \(a\), per seed: '
+                         r'(never|[\d.]+); median', out), out
+        assert f'best mIoU lost by {arm}, per seed: ' in out
+    assert (tmp_path / 'seed0_one-shot' / 'supernet' / 'result.json').exists()
+    assert (tmp_path / 'seed0_zero-cost' / 'cheap_scores.jsonl').exists()

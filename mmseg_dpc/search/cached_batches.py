@@ -35,6 +35,19 @@ class FeatureBatch:
                 for i in range(0, len(self), size)]
 
 
+def split_size(cfg, loader: str = 'train_dataloader') -> int:
+    """How many maps the cached split of ``loader`` holds (its manifest
+    read, no map loaded); ``ValueError`` where it reads no cached
+    features."""
+    ds_cfg = copy.deepcopy((cfg.get(loader) or {}).get('dataset'))
+    if ds_cfg is None or ds_cfg.get('type') != 'CachedFeatureDataset':
+        raise ValueError(f'{loader} of {cfg.filename} reads no '
+                         f'CachedFeatureDataset: a proxy config is needed')
+    ds_cfg.pop('type')
+    ds_cfg.update(test_mode=True)
+    return len(CachedFeatureDataset(**ds_cfg))
+
+
 def load_feature_batch(cfg,
                        loader: str = 'train_dataloader',
                        num: Optional[int] = None,

@@ -277,6 +277,29 @@ class CheapStage:
             if cheap.supernet_checkpoint is not None:
                 check_checkpoint_space(cheap.supernet_checkpoint, space,
                                        self.supernet_cfg)
+        self._check_maps()
+
+    def _check_maps(self) -> None:
+        """The cached splits hold the maps the scoring asks for."""
+        from .cached_batches import split_size
+        c = self.cheap
+        cfg = self.supernet_cfg or self.proxy
+        bs = cfg.train_dataloader.batch_size
+        train = split_size(cfg, 'train_dataloader')
+        if c.stage == 'one_shot':
+            need = c.bn_batches * (c.bn_batch_size or bs)
+            if need > train:
+                raise ValueError(
+                    f'strategy.bn_batches x bn_batch_size = {c.bn_batches} '
+                    f'x {c.bn_batch_size or bs} = {need} maps, the cached '
+                    f'train split holds {train}')
+            val = split_size(cfg, 'val_dataloader')
+            if c.num_val is not None and c.num_val > val:
+                raise ValueError(f'strategy.num_val {c.num_val}: the cached '
+                                 f'val split holds {val} maps')
+        elif (c.batch_size or bs) > train:
+            raise ValueError(f'strategy.batch_size {c.batch_size or bs}: '
+                             f'the cached train split holds {train} maps')
 
     @classmethod
     def from_settings(cls, settings: SearchSettings, space: DPCSearchSpace,

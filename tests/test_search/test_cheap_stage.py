@@ -154,6 +154,12 @@ def other_space_checkpoint(path):
      'supernet_checkpoint: no checkpoint'),
     (dict(type='zero_cost', score='naswot', candidates=4, sharing='op'),
      "unknown keys \\['sharing'\\]"),
+    (dict(type='one_shot', candidates=4, bn_batches=5),
+     r'bn_batches x bn_batch_size = 5 x 4 = 20 maps, the cached train '
+     r'split holds 16'),
+    (dict(type='one_shot', candidates=4, num_val=9), 'val split holds 8'),
+    (dict(type='zero_cost', score='naswot', candidates=4, batch_size=17),
+     'train split holds 16'),
     ('other-space', r'another space \(search space vs supernet: rates '
      r'\(1, 3\) vs \(1, 6\)'),
 ])

@@ -55,20 +55,27 @@ def draw_cell(cell: Sequence[Branch], path: str,
     width = 2.2 * (pos[concat][0] + 1)
     height = 1.2 * (max(abs(y) for _, y in pos.values()) * 2 + 2)
     fig, ax = plt.subplots(figsize=(max(width, 5), max(height, 3)))
-    boxes = {-1: ('F\n(backbone)', '#d9d9d9'), concat: ('concat\n+ 1x1',
-                                                         '#bcbddc')}
+    boxes = {-1: ('F\n(backbone)', '#d9d9d9'),
+             concat: ('concat\n+ 1x1', '#bcbddc')}
     for i, b in enumerate(cell):
         boxes[i] = (f'[{i}] {_label(b)}', COLORS[b.op])
-    edges = [(b.input, i) for i, b in enumerate(cell)]
-    edges += [(i, concat) for i in range(len(cell))]
-    for a, b in edges:
-        (x0, y0), (x1, y1) = pos[a], pos[b]
-        bend = 'arc3,rad=0.0' if b != concat or x1 - x0 <= 1 else \
-            f'arc3,rad={0.25 if y0 >= y1 else -0.25}'
+    line = dict(color='#555555', lw=1.2)
+    for i, b in enumerate(cell):  # input -> branch: between two columns
+        (x0, y0), (x1, y1) = pos[b.input], pos[i]
         ax.annotate('', xy=(x1 - 0.32, y1), xytext=(x0 + 0.32, y0),
-                    arrowprops=dict(arrowstyle='->', color='#555555',
-                                    lw=1.2, shrinkA=0, shrinkB=0,
-                                    connectionstyle=bend))
+                    arrowprops=dict(arrowstyle='->', shrinkA=0, shrinkB=0,
+                                    **line))
+    # every branch into the concatenation along its own row to a bus left
+    # of it (one row per branch: no line crosses another branch's box)
+    bus = pos[concat][0] - 0.5
+    ys = [pos[i][1] for i in range(len(cell))] + [0.0]
+    for i in range(len(cell)):
+        x, y = pos[i]
+        ax.plot([x + 0.32, bus], [y, y], **line)
+    ax.plot([bus, bus], [min(ys), max(ys)], **line)
+    ax.annotate('', xy=(pos[concat][0] - 0.32, 0.0), xytext=(bus, 0.0),
+                arrowprops=dict(arrowstyle='->', shrinkA=0, shrinkB=0,
+                                **line))
     for node, (text, color) in boxes.items():
         x, y = pos[node]
         ax.add_patch(FancyBboxPatch((x - 0.32, y - 0.3), 0.64, 0.6,

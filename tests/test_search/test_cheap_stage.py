@@ -194,3 +194,28 @@ def test_scores_file_drops_a_torn_line_and_reads_by_settings(tmp_path):
     # best first, non-finite last
     assert [s.index for s in ranked(f.read())] == [0, 2, 1]
     assert Architecture(f.read()[0].arch.to_list()) == a
+
+
+def test_two_drivers_of_a_zero_cost_search_share_a_postgres_study(
+        tmp_path, feature_cache, shapes_root, postgres_url):
+    """Both drivers score the same candidates and propose the same best
+    cells to one study: it ends with exactly those, each trained once."""
+    from .test_search_tool import assert_exact_and_distinct
+    cfg = cheap_config(tmp_path, feature_cache, shapes_root,
+                       dict(type='zero_cost', score='synflow',
+                            candidates=10), num_trials=3,
+                       study_name='cheap-two-drivers')
+    drivers = [subprocess.Popen(
+        [sys.executable, 'tools/search.py', cfg, '--work-dir',
+         str(tmp_path / f'driver{i}'), '--storage', postgres_url], cwd=REPO,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for i in range(2)]
+    outs = [d.communicate(timeout=600)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], outs
+    study = load(None, postgres_url, 'cheap-two-drivers')
+    assert_exact_and_distinct(study, 3)
+    best = {s.hash for s in ranked(read_scores(str(tmp_path / 'driver0')))
+            [:3]}
+    assert {s.hash for s in ranked(read_scores(
+        str(tmp_path / 'driver1')))[:3]} == best
+    assert {t.user_attrs['arch_hash'] for t in complete(study)} == best

@@ -219,3 +219,25 @@ def test_two_drivers_of_a_zero_cost_search_share_a_postgres_study(
     assert {s.hash for s in ranked(read_scores(
         str(tmp_path / 'driver1')))[:3]} == best
     assert {t.user_attrs['arch_hash'] for t in complete(study)} == best
+
+
+def test_one_shot_search_on_a_local_ray_runtime_with_a_pruner(
+        tmp_path, feature_cache, shapes_root):
+    """The supernet trains as a Ray task like any trial; the proposed
+    cells are trained (and may be pruned) as any strategy's."""
+    cfg = cheap_config(
+        tmp_path, feature_cache, shapes_root,
+        dict(type='one_shot', candidates=20, bn_batches=2), num_trials=3,
+        pruner=dict(type='SuccessiveHalving', min_resource=2,
+                    reduction_factor=3))
+    wd = tmp_path / 'work'
+    out = run_tool('tools/search.py', cfg, '--work-dir', str(wd),
+                   '--launcher', 'ray', '--workers', '2').stdout
+    assert 'supernet: training' in out and '3/3 done' in out
+    rec = json.loads((wd / 'supernet' / 'result.json').read_text())
+    assert rec['status'] == 'COMPLETE'
+    study = load(wd)
+    evaluated = [t for t in study.get_trials() if 'skipped' not in
+                 t.user_attrs and t.state.name in ('COMPLETE', 'PRUNED')]
+    best = {s.hash for s in ranked(read_scores(str(wd)))[:3]}
+    assert {t.user_attrs['arch_hash'] for t in evaluated} == best

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import warnings
 from typing import Any, Dict, List
 
 import numpy as np
-from scipy.stats import bootstrap, kendalltau, spearmanr
+from scipy.stats import (ConstantInputWarning, DegenerateDataWarning,
+                         bootstrap, kendalltau, spearmanr)
 
 from ..utils.io import atomic_write_json
 from .plots import plot_proxy_vs_full
@@ -47,7 +49,12 @@ def summarize(proxy: np.ndarray, full: np.ndarray, seed: int = 0,
         if len(set(p)) < 2 or len(set(f)) < 2:  # a constant side: undefined
             out[name], out[f'{name}_ci95'] = None, None
             continue
-        with np.errstate(invalid='ignore'):
+        # resamples of a few cells repeat one cell: their correlation is
+        # undefined (scipy warns of a constant input and a degenerate
+        # distribution); the interval is then None, which the tools word
+        with np.errstate(invalid='ignore'), warnings.catch_warnings():
+            warnings.simplefilter('ignore', ConstantInputWarning)
+            warnings.simplefilter('ignore', DegenerateDataWarning)
             ci = bootstrap((p, f), _corr(stat), paired=True,
                            vectorized=True, n_resamples=resamples,
                            method='percentile',
@@ -57,8 +64,10 @@ def summarize(proxy: np.ndarray, full: np.ndarray, seed: int = 0,
     for side, x in (('proxy', proxy), ('full', full)):
         out[f'{side}_seed_std'] = float(x.std(axis=1, ddof=1).mean()) \
             if x.shape[1] > 1 else None
-        out[f'{side}_seed_spearman'] = _num(
-            spearmanr(x[:, 0], x[:, 1])[0]) if x.shape[1] > 1 else None
+        with warnings.catch_warnings():  # a constant seed: None
+            warnings.simplefilter('ignore', ConstantInputWarning)
+            out[f'{side}_seed_spearman'] = _num(
+                spearmanr(x[:, 0], x[:, 1])[0]) if x.shape[1] > 1 else None
     return out
 
 

@@ -70,3 +70,20 @@ def test_fidelity_tool_tiny_and_resumable(tmp_path, feature_cache,
         mtimes
     assert json.loads((wd / 'fidelity.json').read_text())['per_cell'] == \
         result['per_cell']
+
+
+def test_summary_of_few_cells_is_undefined_without_warnings():
+    """Three cells: the bootstrap's resamples repeat cells, so the interval
+    is undefined (None, which the tool words) and scipy's warnings about it
+    stay off the console."""
+    import warnings
+    proxy = np.array([[1.0, 1.1], [2.0, 2.1], [3.0, 2.9]])
+    full = np.array([[1.0, 1.2], [3.0, 3.1], [2.0, 2.2]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        s = summarize(proxy, full)
+        flat = summarize(np.ones((3, 2)), np.ones((3, 2)))
+    assert [str(w.message) for w in caught] == []
+    assert s['spearman'] == pytest.approx(0.5)
+    assert s['spearman_ci95'] == [None, None]
+    assert flat['spearman'] is None and flat['full_seed_spearman'] is None

@@ -17,6 +17,9 @@ def test_demo_quick_end_to_end(tmp_path):
                     timeout=900)
     out = proc.stdout
     assert '[demo] report:' in out and '[demo] leaderboard:' in out
+    # the demo's own lines only: third-party warnings are in the logs
+    assert [line for line in (out + proc.stderr).splitlines()
+            if not line.startswith('[demo]')] == []
     # the expected time first, then the search's live progress
     assert out.splitlines()[0].startswith('[demo] expected time: about ')
     assert re.search(r'^\[demo\]   \[search\] 4/4 done, .* \| elapsed ', out,
@@ -36,6 +39,10 @@ def test_demo_quick_end_to_end(tmp_path):
         res = json.loads(open(osp.join(r['trial_dir'],
                                        'result.json')).read())
         assert res['metrics']['mIoU'] == r['mIoU']
+        # validated once, but its training loss makes a learning curve
+        metrics = json.loads(open(osp.join(r['trial_dir'],
+                                           'metrics.json')).read())
+        assert len(metrics['train']) >= 2
 
     rerank = json.loads((search / 'rerank.json').read_text())
     assert rerank['n'] == 2
@@ -60,6 +67,11 @@ def test_demo_quick_end_to_end(tmp_path):
         data = (search / img).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 1000, img
     assert done[0]['arch_hash'] in report
+    assert 'report/learning_curves.png' in images
+    # the cell handed on to the verdict is the one drawn, its stage named
+    selected = max(rerank['trials'], key=lambda t: t['full_mIoU'])
+    assert (f'Cell {selected["arch_hash"]} (trial {selected["trial"]}) '
+            'was selected by the re-ranking') in report
 
     # the verdict: 4 models x 2 seeds, each from the step-2 backbone only
     result = json.loads((wd / 'demo_result.json').read_text())
@@ -105,3 +117,37 @@ def test_demo_fidelity_quick(tmp_path):
         init = cfg.model.backbone.init_cfg  # as the demo's re-ranking
         assert init.checkpoint.endswith('iter_10.pth')
     assert not (wd / 'search').exists()
+
+
+def test_demo_step_logs_are_complete_while_the_step_runs(tmp_path):
+    """Each line a step prints is in its log as soon as it is printed: the
+    step here prints 50 lines, then waits for a file the test creates only
+    after it has read all of them in the log, so it reads them while the
+    step still runs."""
+    import sys
+    import threading
+    import time
+
+    from mmseg_dpc.tools.demo import run_command
+    log, release = tmp_path / 'step.log', tmp_path / 'release'
+    child = ('import os, time\n'
+             'for i in range(50):\n'
+             '    print(f"line {i}")\n'
+             f'while not os.path.exists({str(release)!r}):\n'
+             '    time.sleep(0.05)\n'
+             'print("end")\n')
+    step = threading.Thread(target=run_command, args=(
+        'a step', [sys.executable, '-c', child], str(log)))
+    step.start()
+    want = [f'line {i}' for i in range(50)]
+    deadline, lines = time.time() + 120, []
+    while lines != want and time.time() < deadline:
+        time.sleep(0.05)
+        lines = log.read_text().splitlines() if log.exists() else []
+    try:
+        assert lines == want
+        assert step.is_alive()  # it waits for the file: it has not ended
+    finally:
+        release.touch()
+        step.join(60)
+    assert log.read_text().splitlines() == want + ['end']

@@ -140,64 +140,30 @@ def cache_features(cfg: Config,
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     levels = list(levels) if levels is not None else head_levels(cfg)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    loader_cfg = cfg.get(f'{split}_dataloader')
-    if loader_cfg is None:
-        raise ValueError(f'config has no {split}_dataloader')
-    ds_cfg = _with_pipeline(loader_cfg.dataset, cache_pipeline(cfg))
-    dataset = DATASETS.build(ds_cfg)
-    if len(dataset) == 0:
-        raise ValueError(f'{split} split of {ds_cfg.get("data_root")} is '
-                         'empty')
-
-    # Without a checkpoint the weights come from a fixed seed, so that a
-    # resumed run computes the same features as the run it continues.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
-    ckpt_hash = checkpoint_digest(checkpoint, init_seed)
-    model.to(device).eval()
-    stride = backbone_stride(model, levels[-1], device)
-
-    source = feature_source(cfg, levels, dtype)
+    dataset, ds_cfg = _cache_dataset(cfg, split)
+    model = _feature_model(cfg, checkpoint, init_seed, device)
     meta = dict(split=split, checkpoint=checkpoint,
-                checkpoint_sha256=ckpt_hash,
+                checkpoint_sha256=checkpoint_digest(checkpoint, init_seed),
                 dataset=dict(type=ds_cfg.type,
                              data_root=ds_cfg.get('data_root'),
                              data_prefix=ds_cfg.get('data_prefix')),
                 classes=list(dataset.metainfo['classes']),
                 palette=[list(p) for p in dataset.metainfo['palette']],
-                output_stride=stride,
+                output_stride=backbone_stride(model, levels[-1], device),
                 img_paths=[dataset.get_data_info(i)['img_path']
                            for i in range(len(dataset))])
     split_dir = osp.join(out, split)
-    writer = FeatureCacheWriter(split_dir, source, meta, len(dataset),
-                                shard_size)
+    writer = FeatureCacheWriter(split_dir, feature_source(cfg, levels, dtype),
+                                meta, len(dataset), shard_size)
     done = writer.done_shards(verify=True)
     todo = [k for k in range(writer.num_shards) if k not in done]
     bar = ProgressBar(sum(len(writer.shard_range(k)) for k in todo)) \
         if progress and todo else None
-    np_dtype = np.dtype(dtype)
     for k in todo:
         loader = DataLoader(Subset(dataset, list(writer.shard_range(k))),
                             batch_size=batch_size, num_workers=num_workers,
                             collate_fn=pseudo_collate, shuffle=False)
-        feats: List[List[np.ndarray]] = [[] for _ in levels]
-        labels: List[np.ndarray] = []
-        with torch.no_grad():
-            for data in loader:
-                data = model.data_preprocessor(data, training=False)
-                outs = model.extract_feat(data['inputs'])
-                for j, lv in enumerate(levels):
-                    feats[j].append(outs[lv].cpu().numpy().astype(np_dtype))
-                for s in data['data_samples']:
-                    labels.append(
-                        s.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8))
-                if bar:
-                    for _ in range(len(data['data_samples'])):
-                        bar.update()
+        feats, labels = _extract(model, loader, levels, np.dtype(dtype), bar)
         try:
             label_arr = np.stack(labels)
         except ValueError as e:
@@ -208,6 +174,55 @@ def cache_features(cfg: Config,
     if bar:
         print()
     return split_dir
+
+
+def _cache_dataset(cfg: Config, split: str):
+    """``split``'s data set through :func:`cache_pipeline`, and its
+    config."""
+    loader_cfg = cfg.get(f'{split}_dataloader')
+    if loader_cfg is None:
+        raise ValueError(f'config has no {split}_dataloader')
+    ds_cfg = _with_pipeline(loader_cfg.dataset, cache_pipeline(cfg))
+    dataset = DATASETS.build(ds_cfg)
+    if len(dataset) == 0:
+        raise ValueError(f'{split} split of {ds_cfg.get("data_root")} is '
+                         'empty')
+    return dataset, ds_cfg
+
+
+def _feature_model(cfg: Config, checkpoint: Optional[str], init_seed: int,
+                   device: str):
+    """The model whose backbone makes the features, in eval mode. Without
+    a checkpoint the weights come from a fixed seed, so that a resumed run
+    computes the same features as the run it continues."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    if checkpoint:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
+    return model.to(device).eval()
+
+
+def _extract(model, loader, levels: Sequence[int], dtype: np.dtype, bar
+             ) -> Tuple[List[List[np.ndarray]], List[np.ndarray]]:
+    """The features at ``levels`` (a list of batches each) and the labels
+    of one shard's samples."""
+    feats: List[List[np.ndarray]] = [[] for _ in levels]
+    labels: List[np.ndarray] = []
+    with torch.no_grad():
+        for data in loader:
+            data = model.data_preprocessor(data, training=False)
+            outs = model.extract_feat(data['inputs'])
+            for j, lv in enumerate(levels):
+                feats[j].append(outs[lv].cpu().numpy().astype(dtype))
+            for s in data['data_samples']:
+                labels.append(
+                    s.gt_sem_seg.data[0].cpu().numpy().astype(np.uint8))
+            if bar:
+                for _ in range(len(data['data_samples'])):
+                    bar.update()
+    return feats, labels
 
 
 def backbone_stride(model, level: int, device: str = 'cpu',

@@ -75,7 +75,7 @@ def multiply_adds(model, crop) -> tuple:
     return whole['flops'], head['flops']
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--iters', type=int, default=20)
     p.add_argument('--rounds', type=int, default=3)
@@ -88,12 +88,19 @@ def main() -> None:
                    help='config whose model to measure on the demo data, '
                    'e.g. configs/dpc/dpc_mobilenet-v2-d16_8xb2-90k_'
                    'cityscapes-769x769.py (the paper\'s proxy backbone)')
-    a = p.parse_args()
-    init_default_scope('mmseg')
-    torch.manual_seed(0)
-    tmp = tempfile.mkdtemp(prefix='proxy_speed_')
-    generate_synthetic_shapes(f'{tmp}/data', num_train=64, num_val=8)
+    return p.parse_args()
 
+
+def build(model_cfg):
+    """A model in train mode, BN in place of SyncBN (one process, no
+    GPU)."""
+    return revert_sync_batchnorm(MODELS.build(model_cfg)).train()
+
+
+def build_models(a: argparse.Namespace, tmp: str):
+    """The demo config (with the options of ``a``), and the three models
+    measured: the full task's model, the proxy's backbone + head, and the
+    proxy (the head alone, on features cached under ``tmp``)."""
     cfg = Config.fromfile(DEMO)
     if a.model != DEMO:
         cfg.model = model_for_demo_data(a.model, cfg)
@@ -101,9 +108,6 @@ def main() -> None:
         cfg.merge_from_dict(a.cfg_options)
     if a.channels:
         cfg.model.decode_head.channels = a.channels
-    def build(model_cfg):  # BN in place of SyncBN: one process, no GPU
-        return revert_sync_batchnorm(MODELS.build(model_cfg)).train()
-
     task = build(cfg.model)  # (b) the full task's model
     cfg.model.auxiliary_head = None
     cfg.model.decode_head.c1_in_channels = 0  # the proxy's head: DPC alone
@@ -112,20 +116,22 @@ def main() -> None:
     level = cfg.model.decode_head.in_index
     cache_features(cfg, 'train', f'{tmp}/cache', levels=[level],
                    device='cpu', progress=False)
-
     full = build(cfg.model)
     head = cfg.model.decode_head.copy()
     head.in_index = 0
     proxy = build(dict(type='CachedFeatureSegmentor', decode_head=head))
     proxy.decode_head.load_state_dict(full.decode_head.state_dict())
+    return cfg, task, full, proxy
+
+
+def timed_steps(cfg, task, full, proxy, tmp: str, b: int):
+    """What one iteration of each is: name -> a function doing one."""
     optim = dict(optimizer=dict(type='SGD', lr=0.01, momentum=0.9))
     full_opt = build_optim_wrapper(full, optim)
     task_opt = build_optim_wrapper(task, optim)
     proxy_opt = build_optim_wrapper(proxy, optim)
-
     images = DATASETS.build(cfg.train_dataloader.dataset)
     feats = CachedFeatureDataset(f'{tmp}/cache', 'train', flip_prob=0.5)
-    b = a.batch_size
     k = {'img': 0, 'feat': 0}
 
     def image_batch():
@@ -139,7 +145,7 @@ def main() -> None:
             pseudo_collate([feats[j] for j in range(i, i + b)]), True)
 
     img_data, feat_data = image_batch(), feature_batch()
-    steps = {
+    return {
         'full train iteration, same head': lambda: full_opt.update_params(
             full.parse_losses(full.loss(**img_data))[0]),
         'full task train iteration': lambda: task_opt.update_params(
@@ -149,14 +155,10 @@ def main() -> None:
         'image batch (decode + augment)': image_batch,
         'cached batch (mmap + crop/flip)': feature_batch,
     }
-    for fn in steps.values():  # warm-up
-        fn()
-    times = {name: [] for name in steps}
-    for _ in range(a.rounds):
-        for name, fn in steps.items():
-            times[name].append(per_call(fn, a.iters))
-    med = {name: statistics.median(t) for name, t in times.items()}
 
+
+def report(cfg, full, med, b: int) -> None:
+    """Print the medians and the speed-ups."""
     crop = tuple(cfg.crop_size)
     whole_madds, head_madds = multiply_adds(full, crop)
     bb = cfg.model.backbone
@@ -184,6 +186,24 @@ def main() -> None:
           '(target >= 10x)')
     print(f'cache loading speed-up:                          {ld:6.1f}x  '
           '(target >= 5x)')
+
+
+def main() -> None:
+    a = parse_args()
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    tmp = tempfile.mkdtemp(prefix='proxy_speed_')
+    generate_synthetic_shapes(f'{tmp}/data', num_train=64, num_val=8)
+    cfg, task, full, proxy = build_models(a, tmp)
+    steps = timed_steps(cfg, task, full, proxy, tmp, a.batch_size)
+    for fn in steps.values():  # warm-up
+        fn()
+    times = {name: [] for name in steps}
+    for _ in range(a.rounds):
+        for name, fn in steps.items():
+            times[name].append(per_call(fn, a.iters))
+    report(cfg, full, {name: statistics.median(t)
+                       for name, t in times.items()}, a.batch_size)
 
 
 if __name__ == '__main__':

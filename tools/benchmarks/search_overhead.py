@@ -3,7 +3,7 @@ admission scales with the size of the study.
 
     python tools/benchmarks/search_overhead.py [--trials N] [--iters N]
     python tools/benchmarks/search_overhead.py --study-size 100 28000 \
-        [--admissions K]
+        [--admissions K] [--strategy random|evolution|tpe]
 
 Runs the demo search (its number of trials and proxy iterations unless
 ``--trials``/``--iters`` say otherwise, on cached features of the generated
@@ -21,7 +21,8 @@ With ``--study-size``, no trial trains: for each N, a SQLite study is
 pre-filled with N finished trials of distinct cells (Optuna's
 ``add_trials``), then K new trials are asked and admitted through the
 search's :class:`~mmseg_dpc.search.ledger.StudyLedger` as a driver does
-(ask, decode, cost, duplicate and quota check), each timed. The paper ran
+(ask, decode, cost, duplicate and quota check), each timed, with the
+``--strategy``'s sampler (the search config's by default). The paper ran
 28K trials; admission must not grow with the study.
 """
 import argparse
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 from mmengine.config import Config
 
@@ -77,8 +79,10 @@ def prefilled_study(url: str, name: str, size: int, adapter,
     study.add_trials(trials)
 
 
-def time_admissions(study_size: int, admissions: int, tmp: str) -> float:
-    """Seconds per admission in a study of ``study_size`` trials."""
+def time_admissions(study_size: int, admissions: int, tmp: str,
+                    strategy: Optional[str] = None) -> float:
+    """Seconds per admission in a study of ``study_size`` trials (with
+    ``strategy``'s sampler, else the search config's)."""
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.search import OptunaSpaceAdapter
     from mmseg_dpc.search.cost import head_cost
@@ -88,6 +92,8 @@ def time_admissions(study_size: int, admissions: int, tmp: str) -> float:
     from optuna.trial import TrialState
     cfg = Config.fromfile(osp.join(REPO, SEARCH))
     cfg.num_trials = study_size + admissions + 1
+    if strategy:
+        cfg.strategy = dict(type=strategy)
     settings = SearchSettings.from_config(cfg)
     space = SEARCH_SPACES.build(settings.search_space)
     adapter = OptunaSpaceAdapter(space)
@@ -119,11 +125,13 @@ def time_admissions(study_size: int, admissions: int, tmp: str) -> float:
     return took[len(took) // 2]
 
 
-def study_size_mode(sizes, admissions: int) -> None:
+def study_size_mode(sizes, admissions: int,
+                    strategy: Optional[str] = None) -> None:
     tmp = tempfile.mkdtemp(prefix='search_admission_')
     per = {}
+    print('strategy:', strategy or "the search config's")
     for n in sizes:
-        per[n] = time_admissions(n, admissions, tmp)
+        per[n] = time_admissions(n, admissions, tmp, strategy)
         print(f'study of {n:6d} trials: admission {per[n] * 1e3:7.1f} ms '
               f'per trial (median of {admissions})', flush=True)
     smallest = per[min(sizes)]
@@ -140,9 +148,12 @@ def main() -> None:
     p.add_argument('--study-size', type=int, nargs='+', default=None,
                    help='time admissions in studies of these sizes instead')
     p.add_argument('--admissions', type=int, default=50)
+    p.add_argument('--strategy', choices=['random', 'evolution', 'tpe'],
+                   help='the sampler of --study-size (default: the search '
+                   'config\'s)')
     a = p.parse_args()
     if a.study_size:
-        study_size_mode(a.study_size, a.admissions)
+        study_size_mode(a.study_size, a.admissions, a.strategy)
         return
     tmp = tempfile.mkdtemp(prefix='search_overhead_')
     generate_synthetic_shapes(f'{tmp}/data', num_train=64, num_val=16)

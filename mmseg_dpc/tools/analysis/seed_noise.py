@@ -127,10 +127,8 @@ def main() -> int:
     import mmseg_dpc
     mmseg_dpc.register_all_modules()
     from mmseg_dpc import SEARCH_SPACES
-    from mmseg_dpc.search.full_task import (full_task_config,
-                                            full_task_runner)
+    from mmseg_dpc.search.full_task import full_task_runner
     from mmseg_dpc.search.launchers import build_launcher
-    from mmseg_dpc.search.runner import TrialRun
     from mmseg_dpc.search.settings import SearchSettings, check_workers
     from mmseg_dpc.tools.cli import load_config_file
     try:
@@ -151,21 +149,7 @@ def main() -> int:
         return 2
     wd = osp.abspath(a.work_dir)
     os.makedirs(wd, exist_ok=True)
-    runs, where = [], {}
-    for mi, (name, path, arch, is_dpc) in enumerate(chosen):
-        base = full_task_config(st.rerank, path)
-        for ablation in a.ablations:
-            change = ABLATIONS[ablation][1]
-            if change is not None and not is_dpc and ablation in (
-                    'no_cell_dropout', 'plain_conv'):
-                continue  # a DPC suspect: ASPP has no such part
-            ablated = change(copy.deepcopy(base), is_dpc) if change else base
-            for seed in range(1, a.seeds + 1):
-                key = (name, ablation, seed)
-                d = osp.join(wd, f'model{mi}', f'{ablation}-s{seed}')
-                runs.append(TrialRun(key, len(runs), arch, d, {},
-                                     seed=seed, base=ablated))
-                where[key] = d
+    runs = plan_runs(st.rerank, chosen, a.ablations, a.seeds, wd)
     launcher = build_launcher(a.launcher, a.workers, a.ray_address,
                               st.resources)
     runner = full_task_runner(st.rerank, launcher,
@@ -192,6 +176,28 @@ def main() -> int:
         f.write(text)
     print(text)
     return 0
+
+
+def plan_runs(rerank, chosen, ablations, seeds: int, wd: str) -> list:
+    """A full-task run per (model, ablation, seed): key ``(model name,
+    ablation, seed)``, folder ``wd/model<i>/<ablation>-s<seed>``."""
+    from mmseg_dpc.search.full_task import full_task_config
+    from mmseg_dpc.search.runner import TrialRun
+    runs = []
+    for mi, (name, path, arch, is_dpc) in enumerate(chosen):
+        base = full_task_config(rerank, path)
+        for ablation in ablations:
+            change = ABLATIONS[ablation][1]
+            if change is not None and not is_dpc and ablation in (
+                    'no_cell_dropout', 'plain_conv'):
+                continue  # a DPC suspect: ASPP has no such part
+            ablated = change(copy.deepcopy(base), is_dpc) if change else base
+            for seed in range(1, seeds + 1):
+                runs.append(TrialRun(
+                    (name, ablation, seed), len(runs), arch,
+                    osp.join(wd, f'model{mi}', f'{ablation}-s{seed}'), {},
+                    seed=seed, base=ablated))
+    return runs
 
 
 def summarize(chosen, ablations, records, seeds) -> dict:

@@ -13,6 +13,7 @@ import sys
 
 from mmseg_dpc.analysis import write_report
 from mmseg_dpc.engine import read_metrics
+from mmseg_dpc.utils.third_party_log import third_party_log
 
 
 def baseline(text: str):
@@ -39,9 +40,14 @@ def main() -> None:
     a = p.parse_args()
     try:
         extra = dict(baseline(b) for b in a.baseline)
-        print(write_report(a.work_dir, extra=extra or None))
+        # matplotlib's and torch's warnings to a log, not among these lines
+        with third_party_log(osp.join(a.work_dir, 'report.log')) as log:
+            path = write_report(a.work_dir, extra=extra or None)
     except ValueError as e:
         sys.exit(f'error: {e}')
+    print(path)
+    if log.summary():
+        print(log.summary())
 
 
 if __name__ == '__main__':

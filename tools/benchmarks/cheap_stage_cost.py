@@ -103,14 +103,13 @@ def main():
     mmseg_dpc.register_all_modules()
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.feature_cache import check_proxy_cache
-    from mmseg_dpc.search.cheap_stage import CheapStage, uniform_candidates
+    from mmseg_dpc.search.cheap_stage import CheapStage
     from mmseg_dpc.search.cost import proxy_head_cost
     from mmseg_dpc.search.launchers import build_launcher
-    from mmseg_dpc.search.runner import (TrialRun, TrialRunner,
-                                         load_base_config, trial_dir_name)
+    from mmseg_dpc.search.runner import load_base_config
     from mmseg_dpc.search.settings import (CheapStageSettings,
                                            SearchSettings, StrategySettings)
-    from mmseg_dpc.search.zero_cost import score_names
+    from mmseg_dpc.utils.third_party_log import third_party_log
     st = SearchSettings.from_config(cfg)
     space = SEARCH_SPACES.build(st.search_space)
     proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
@@ -130,6 +129,23 @@ def main():
                           space, proxy, cost, osp.join(wd, 'cheap', name))
 
     rows = []  # (stage, cells measured, s per cell, fixed s)
+    # third-party messages (init_weights, warnings) to a file
+    with third_party_log(osp.join(wd, 'third_party.log')) as log:
+        measure(a, wd, st, space, proxy, cost, launcher, stage, rows)
+    if log.summary():
+        print(f'[cheap_stage_cost] {log.summary()}')
+    report(rows, start)
+
+
+def measure(a, wd, st, space, proxy, cost, launcher, stage, rows):
+    """Train and score what each stage needs (kept runs and scores
+    reused), appending ``(stage, cells, s per cell, fixed s)`` to
+    ``rows``."""
+    from mmseg_dpc.search.cheap_stage import uniform_candidates
+    from mmseg_dpc.search.runner import (TrialRun, TrialRunner,
+                                         trial_dir_name)
+    from mmseg_dpc.search.zero_cost import score_names
+    iters = proxy.train_cfg.max_iters
     try:
         if 'proxy' in a.stages:
             cells = uniform_candidates(space, a.proxy_cells, seed=0)
@@ -178,6 +194,9 @@ def main():
     finally:
         launcher.shutdown()
 
+
+def report(rows, start):
+    """The table of cells per hour, the targets and the memory."""
     proxy_rate = next((3600 / r[2] for r in rows if r[0].startswith(
         'proxy')), None)
     print(f'{"stage":<38} | {"cells":>6} | {"s/cell":>8} | '

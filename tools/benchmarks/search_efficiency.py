@@ -167,7 +167,7 @@ def fmt(v):
     return 'never' if v is None else f'{v:,}'
 
 
-def main():
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     p.add_argument('--trials', type=int, default=24)
@@ -187,7 +187,71 @@ def main():
                    help='one-shot scoring\'s BN re-estimation batches')
     p.add_argument('--work-dir', help='kept; a re-run reuses what is there')
     p.add_argument('--quick', action='store_true', help='tiny, for tests')
-    a = p.parse_args()
+    return p.parse_args()
+
+
+def summarize(arms, rows) -> None:
+    """The medians over seeds, and each arm against random search."""
+    print('median over seeds:')
+    for arm in arms:
+        reach = [r[arm]['reach'] for r in rows]
+        med = (statistics.median(reach) if None not in reach else
+               'never in ' + str(sum(x is None for x in reach)) + ' seeds')
+        spent = statistics.median(r[arm]['iters'] for r in rows)
+        print(f'  {arm:<5} (a) {spent:>9,.0f}'
+              f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
+              f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
+    for arm in arms[1:]:
+        target = 1 / 3 if arm == 'SHA' else 1 / 5
+        ratios = [r[arm]['reach'] / r['none']['iters']
+                  if r[arm]['reach'] is not None else None for r in rows]
+        shown = ', '.join('never' if x is None else f'{x:.2f}'
+                          for x in ratios)
+        known = sorted(x if x is not None else float('inf') for x in ratios)
+        med = known[len(known) // 2]
+        print(f'{arm} (c) / no-pruning (a), per seed: {shown}; median '
+              f'{med:.2f} (target <= {target:.2f}): '
+              f'{"met" if med <= target else "NOT met"}')
+        spent = [r[arm]['iters'] / r['none']['iters'] for r in rows]
+        print(f'{arm} (a) / no-pruning (a), per seed: ' +
+              ', '.join(f'{x:.2f}' for x in spent) +
+              f'; median {statistics.median(spent):.2f}')
+        gaps = [r['none']['best'] - r[arm]['best'] for r in rows]
+        print(f'best mIoU lost by {arm}, per seed: ' +
+              ', '.join(f'{g:.2f}' for g in gaps) +
+              ('' if arm == 'SHA' else
+               f' (target: never more than 0.5: '
+               f'{"met" if max(gaps) <= 0.5 else "NOT met"})'))
+
+
+def rung_fidelity(a, full) -> None:
+    """How early the ranking is known: each rung's mIoU against the final
+    one (random search runs: every cell trained), and what a rung costs."""
+    print('Spearman of each rung\'s mIoU with the final mIoU (no-pruning '
+          'runs, per seed):')
+    for step in rung_steps(a):
+        rhos = []
+        for trials in full:
+            pairs = [(t['curve'][step], t['value']) for t in trials
+                     if step in t['curve']]
+            x, y = zip(*pairs) if pairs else ((), ())
+            rho = (spearmanr(x, y)[0] if len(set(x)) > 1 and len(set(y)) > 1
+                   else None)
+            rhos.append(num(None if rho is None or rho != rho else rho))
+        print(f'  iteration {step:>4} ({step / a.iters:4.0%} of training): '
+              + ', '.join(rhos))
+    val_s = [v for trials in full for t in trials for v in t['val_s'][:-1]]
+    times = [t['time'] for trials in full for t in trials]
+    train_between = statistics.median(
+        (b - a_) for ts in times for a_, b in zip([0.0] + ts[:-1], ts))
+    if val_s:
+        print(f'validation at a rung: median {statistics.median(val_s):.2f}'
+              f' s against {train_between:.2f} s between validations '
+              '(training + validation)')
+
+
+def main():
+    a = parse_args()
     if a.quick:
         a.iters, a.min_resource, a.trials = 8, 2, min(a.trials, 4)
         a.candidates, a.bn_batches = min(a.candidates, 12), 1
@@ -239,58 +303,8 @@ def main():
                   f'{r["best"]:>13.2f} | {fmt(r["reach"]):>26} | '
                   f'{r["pruned"]:>6} | {shown}', flush=True)
         rows.append(row)
-    print('median over seeds:')
-    for arm in arms:
-        reach = [r[arm]['reach'] for r in rows]
-        med = (statistics.median(reach) if None not in reach else
-               'never in ' + str(sum(x is None for x in reach)) + ' seeds')
-        spent = statistics.median(r[arm]['iters'] for r in rows)
-        print(f'  {arm:<5} (a) {spent:>9,.0f}'
-              f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
-              f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
-    for arm in arms[1:]:
-        target = 1 / 3 if arm == 'SHA' else 1 / 5
-        ratios = [r[arm]['reach'] / r['none']['iters']
-                  if r[arm]['reach'] is not None else None for r in rows]
-        shown = ', '.join('never' if x is None else f'{x:.2f}'
-                          for x in ratios)
-        known = sorted(x if x is not None else float('inf') for x in ratios)
-        med = known[len(known) // 2]
-        print(f'{arm} (c) / no-pruning (a), per seed: {shown}; median '
-              f'{med:.2f} (target <= {target:.2f}): '
-              f'{"met" if med <= target else "NOT met"}')
-        spent = [r[arm]['iters'] / r['none']['iters'] for r in rows]
-        print(f'{arm} (a) / no-pruning (a), per seed: ' +
-              ', '.join(f'{x:.2f}' for x in spent) +
-              f'; median {statistics.median(spent):.2f}')
-        gaps = [r['none']['best'] - r[arm]['best'] for r in rows]
-        print(f'best mIoU lost by {arm}, per seed: ' +
-              ', '.join(f'{g:.2f}' for g in gaps) +
-              ('' if arm == 'SHA' else
-               f' (target: never more than 0.5: '
-               f'{"met" if max(gaps) <= 0.5 else "NOT met"})'))
-    # how early the ranking is known (no-pruning runs: every cell trained)
-    print('Spearman of each rung\'s mIoU with the final mIoU (no-pruning '
-          'runs, per seed):')
-    for step in rung_steps(a):
-        rhos = []
-        for trials in full:
-            pairs = [(t['curve'][step], t['value']) for t in trials
-                     if step in t['curve']]
-            x, y = zip(*pairs) if pairs else ((), ())
-            rho = (spearmanr(x, y)[0] if len(set(x)) > 1 and len(set(y)) > 1
-                   else None)
-            rhos.append(num(None if rho is None or rho != rho else rho))
-        print(f'  iteration {step:>4} ({step / a.iters:4.0%} of training): '
-              + ', '.join(rhos))
-    val_s = [v for trials in full for t in trials for v in t['val_s'][:-1]]
-    times = [t['time'] for trials in full for t in trials]
-    train_between = statistics.median(
-        (b - a_) for ts in times for a_, b in zip([0.0] + ts[:-1], ts))
-    if val_s:
-        print(f'validation at a rung: median {statistics.median(val_s):.2f}'
-              f' s against {train_between:.2f} s between validations '
-              '(training + validation)')
+    summarize(arms, rows)
+    rung_fidelity(a, full)
     print(f'wall time of this benchmark: {(time.time() - start) / 60:.1f} '
           f'min (work dir {wd})')
 

@@ -80,47 +80,17 @@ def main() -> int:
     mmseg_dpc.register_all_modules()  # DPCHead & co. in mmseg's registries
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.analysis.fidelity import write_fidelity
-    from mmseg_dpc.feature_cache import check_proxy_cache
-    from mmseg_dpc.search.full_task import (full_task_config,
-                                            full_task_runner)
+    from mmseg_dpc.search.full_task import full_task_runner
     from mmseg_dpc.search.launchers import build_launcher
-    from mmseg_dpc.search.progress import (MIN_RANK_N, Message, ProgressLog,
-                                           num)
-    from mmseg_dpc.search.runner import TrialRunner, load_base_config
-    from mmseg_dpc.search.settings import SearchSettings, check_workers
-    from mmseg_dpc.tools.cli import load_config_file
+    from mmseg_dpc.search.progress import Message, ProgressLog
+    from mmseg_dpc.search.runner import TrialRunner
     try:
-        cfg = load_config_file(a.config)
-        if a.cfg_options:
-            cfg.merge_from_dict(a.cfg_options)
-        st = SearchSettings.from_config(cfg)
-        check_workers(a.workers, a.launcher)
-        if st.rerank is None and not a.cheap:
-            raise ValueError('the search config has no rerank: its full '
-                             'task (rerank.full_config) is what the proxy '
-                             'is compared with')
-        if a.cells < 3 or a.seeds < 1:
-            raise ValueError('--cells must be >= 3 and --seeds >= 1')
-        proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
-        check_proxy_cache(proxy)
-        if a.cheap:  # its stages checked, before anything exists
-            from mmseg_dpc.tools.analysis.cheap_fidelity import CheapFidelity
-            cheap = CheapFidelity(
-                a.cheap, a.cheap_options, st, cfg,
-                SEARCH_SPACES.build(st.search_space), proxy, a.cells,
-                osp.abspath(a.work_dir))
-        else:
-            full_task_config(st.rerank)  # loads, before anything exists
+        st, cfg, proxy, cheap = checked(a)
     except (ValueError, KeyError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    space = SEARCH_SPACES.build(st.search_space)
-    cells = []
-    for arch in space.samples(100 * a.cells, seed=a.sample_seed):
-        if arch not in cells:
-            cells.append(arch)
-        if len(cells) == a.cells:
-            break
+    cells = uniform_cells(SEARCH_SPACES.build(st.search_space), a.cells,
+                          a.sample_seed)
     wd = osp.abspath(a.work_dir)
     os.makedirs(wd, exist_ok=True)
     launcher = build_launcher(a.launcher, a.workers, a.ray_address,
@@ -162,35 +132,88 @@ def main() -> int:
         print(f'error: only {len(ok)} cells trained on both tasks',
               file=sys.stderr)
         return 1
-    s = write_fidelity(wd, ok)
+    lines = summary_lines(write_fidelity(wd, ok), len(ok), len(rows),
+                          a.seeds, time.time() - start)
+    lines.append(f'{osp.join(wd, "fidelity.json")}, '
+                 f'{osp.join(wd, "fidelity.png")}')
+    for line in lines:
+        log.emit(Message('fidelity', line))
+    return 0
+
+
+def checked(a):
+    """The settings, config, proxy config and cheap stages (or ``None``)
+    of the command, every one checked before anything exists."""
+    from mmseg_dpc import SEARCH_SPACES
+    from mmseg_dpc.feature_cache import check_proxy_cache
+    from mmseg_dpc.search.full_task import full_task_config
+    from mmseg_dpc.search.runner import load_base_config
+    from mmseg_dpc.search.settings import SearchSettings, check_workers
+    from mmseg_dpc.tools.cli import load_config_file
+    cheap = None
+    cfg = load_config_file(a.config)
+    if a.cfg_options:
+        cfg.merge_from_dict(a.cfg_options)
+    st = SearchSettings.from_config(cfg)
+    check_workers(a.workers, a.launcher)
+    if st.rerank is None and not a.cheap:
+        raise ValueError('the search config has no rerank: its full '
+                         'task (rerank.full_config) is what the proxy '
+                         'is compared with')
+    if a.cells < 3 or a.seeds < 1:
+        raise ValueError('--cells must be >= 3 and --seeds >= 1')
+    proxy = load_base_config(st.proxy_config, st.proxy_cfg_options)
+    check_proxy_cache(proxy)
+    if a.cheap:  # its stages checked, before anything exists
+        from mmseg_dpc.tools.analysis.cheap_fidelity import CheapFidelity
+        cheap = CheapFidelity(
+            a.cheap, a.cheap_options, st, cfg,
+            SEARCH_SPACES.build(st.search_space), proxy, a.cells,
+            osp.abspath(a.work_dir))
+    else:
+        full_task_config(st.rerank)  # loads, before anything exists
+    return st, cfg, proxy, cheap
+
+
+def uniform_cells(space, n: int, seed: int) -> list:
+    """``n`` distinct cells of one seeded uniform stream of ``space``."""
+    cells = []
+    for arch in space.samples(100 * n, seed=seed):
+        if arch not in cells:
+            cells.append(arch)
+        if len(cells) == n:
+            break
+    return cells
+
+
+def summary_lines(s: dict, n_ok: int, n_rows: int, seeds: int,
+                  seconds: float) -> list:
+    """What the tool prints of the summary ``s`` of ``n_ok`` cells (of
+    ``n_rows``) trained ``seeds`` times each."""
+    from mmseg_dpc.search.progress import MIN_RANK_N, num
 
     def ci(key):
         lo, hi = s[f'{key}_ci95'] or (None, None)
         if s[key] is None:  # see summarize: a constant side
             return 'n/a [95% CI n/a: one task scores every cell the same]'
         if lo is None or hi is None:  # resamples of too few cells
-            return (f'{num(s[key])} [95% CI n/a: {len(ok)} cells are too '
+            return (f'{num(s[key])} [95% CI n/a: {n_ok} cells are too '
                     'few for a bootstrap]')
         return f'{num(s[key])} [95% CI {num(lo)}, {num(hi)}]'
 
-    left = len(rows) - len(ok)
+    left = n_rows - n_ok
     left = (f' ({left} more left out: a run of each failed)' if left else
             '')
-    caveat = (f' (n = {len(ok)}: says nothing)' if len(ok) < MIN_RANK_N
-              else f', n = {len(ok)}')
-    lines = [f'{len(ok)} cells x {a.seeds} seeds{left}, '
-             f'{(time.time() - start) / 60:.1f} min',
+    caveat = (f' (n = {n_ok}: says nothing)' if n_ok < MIN_RANK_N
+              else f', n = {n_ok}')
+    lines = [f'{n_ok} cells x {seeds} seeds{left}, {seconds / 60:.1f} min',
              f'Spearman {ci("spearman")}, Kendall {ci("kendall")}{caveat}']
-    if a.seeds > 1:
+    if seeds > 1:
         lines += [f'{side}: seed-to-seed std {num(s[f"{side}_seed_std"])} '
                   f'mIoU, seed 0 vs seed 1 Spearman '
                   f'{num(s[f"{side}_seed_spearman"])}'
                   for side in ('proxy', 'full')]
-    lines.append(f'{osp.join(wd, "fidelity.json")}, '
-                 f'{osp.join(wd, "fidelity.png")}')
-    for line in lines:
-        log.emit(Message('fidelity', line))
-    return 0
+    return lines
 
 
 def cli() -> None:

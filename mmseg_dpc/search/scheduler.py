@@ -245,17 +245,23 @@ class TrialScheduler:
             'trials are kept: fix the cause (see the trial\'s train.log) '
             'and run the same command again to continue.')
 
-    def interrupt(self, why: str) -> int:
-        """End this driver's trials (running, prepared) and put them back
-        in the study as waiting (see :meth:`~.ledger.StudyLedger.interrupt`),
-        each result.json INTERRUPTED with ``why``; returns how many."""
+    def _end_all(self) -> List[Tuple[optuna.Trial, TrialRun, float]]:
+        """Kill this driver's running trials and drop the prepared one;
+        each with its wall time so far."""
         runs = self.runner.stop()
         pending = [(self.trials.pop(r.key), r) for r in runs]
         if self.prepared is not None:
             pending.append((self.prepared.trial, self.prepared.run))
             self.prepared = None
-        for trial, run in pending:
-            wall = time.time() - run.started if run.started else 0.0
+        return [(trial, run, time.time() - run.started if run.started
+                 else 0.0) for trial, run in pending]
+
+    def interrupt(self, why: str) -> int:
+        """End this driver's trials (running, prepared) and put them back
+        in the study as waiting (see :meth:`~.ledger.StudyLedger.interrupt`),
+        each result.json INTERRUPTED with ``why``; returns how many."""
+        pending = self._end_all()
+        for trial, run, wall in pending:
             record = run.record(wall)
             record.interrupted(why)
             try:
@@ -270,13 +276,7 @@ class TrialScheduler:
         """End this driver's trials (running, prepared) as failed with
         ``why``, and retry them: a later run continues where this one
         stopped."""
-        runs = self.runner.stop()
-        pending = [(self.trials.pop(r.key), r) for r in runs]
-        if self.prepared is not None:
-            pending.append((self.prepared.trial, self.prepared.run))
-            self.prepared = None
-        for trial, run in pending:
-            wall = time.time() - run.started if run.started else 0.0
+        for trial, run, wall in self._end_all():
             try:
                 self._fail(trial, run.record(wall, error='the search '
                                              f'stopped: {why}'), STOPPED)

@@ -29,6 +29,17 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def add_trial_run_args(parser: argparse.ArgumentParser) -> None:
+    """Flags of the tools that train runs of a search config through its
+    launcher (the fidelity and noise tools): where they run, and the
+    config's overrides."""
+    parser.add_argument('--workers', type=int, default=None)
+    parser.add_argument('--launcher', choices=['local', 'ray'],
+                        default='local')
+    parser.add_argument('--ray-address')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+
+
 def schedule_options(iters: int, prefix: str = '') -> List[str]:
     """``--cfg-options`` that make a config (or its sub-config at
     ``prefix``, e.g. ``'proxy_cfg_options.'``) train ``iters`` iterations,

@@ -30,16 +30,14 @@ from mmengine.config import DictAction
 
 
 def parse_args():
+    from mmseg_dpc.tools.cli import add_trial_run_args
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config', help='search config (space, proxy, rerank)')
     p.add_argument('--work-dir', required=True)
     p.add_argument('--cells', type=int, default=16)
     p.add_argument('--seeds', type=int, default=2)
     p.add_argument('--sample-seed', type=int, default=0)
-    p.add_argument('--workers', type=int, default=None)
-    p.add_argument('--launcher', choices=['local', 'ray'], default='local')
-    p.add_argument('--ray-address')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_trial_run_args(p)
     p.add_argument('--cheap', nargs='+', metavar='STAGE',
                    help='measure cheap stages against the proxy instead of '
                    'the full task: one_shot[:rate_pair|:position], '

@@ -34,8 +34,6 @@ import statistics
 import sys
 from typing import Callable, Dict, List, Optional, Tuple
 
-from mmengine.config import DictAction
-
 
 def _set(options: dict) -> Callable:
     def apply(cfg, is_dpc: bool):
@@ -78,6 +76,7 @@ ABLATIONS: Dict[str, Tuple[str, Optional[Callable]]] = {
 
 
 def parse_args():
+    from mmseg_dpc.tools.cli import add_trial_run_args
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('config', help='search config (space, rerank, verdict)')
     p.add_argument('--work-dir', required=True)
@@ -86,10 +85,7 @@ def parse_args():
     p.add_argument('--sample-seed', type=int, default=0)
     p.add_argument('--ablations', nargs='+', choices=list(ABLATIONS),
                    default=list(ABLATIONS))
-    p.add_argument('--workers', type=int, default=None)
-    p.add_argument('--launcher', choices=['local', 'ray'], default='local')
-    p.add_argument('--ray-address')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_trial_run_args(p)
     return p.parse_args()
 
 

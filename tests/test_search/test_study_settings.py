@@ -85,3 +85,15 @@ def test_evolution_reads_its_population_from_the_mirror(tmp_path):
         ledger.stop()
     assert calls == []
     assert adapter.from_params(trial.params) in space
+
+
+def test_the_final_progress_line_is_printed_once(tmp_path, feature_cache,
+                                                 shapes_root):
+    """The last trial's completion already prints ``3/3 done``; the
+    driver's closing progress line said it again (issue 22, defect 7)."""
+    cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=3)
+    proc = search(cfg, tmp_path / 'work')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    final = [line for line in proc.stdout.splitlines()
+             if line.startswith('[search] 3/3 done')]
+    assert len(final) == 1, final

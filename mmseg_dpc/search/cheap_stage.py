@@ -38,6 +38,7 @@ from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional,
 
 from mmengine.config import Config
 
+from . import interrupt
 from .architecture import Architecture
 from .optuna_adapter import OptunaSpaceAdapter
 from .record import TrialRecord, arch_hash_of
@@ -435,12 +436,15 @@ class CheapStage:
         def progress(p: ScoringProgress) -> None:
             last[0] = p
 
-        for k, value in score_cells([a for _, a in todo], progress):
-            index, arch = todo[k]
-            batch.append((index, arch, value))
-            if len(batch) >= self.cheap.write_every:
-                flush()
-        flush()
+        try:
+            for k, value in score_cells([a for _, a in todo], progress):
+                index, arch = todo[k]
+                batch.append((index, arch, value))
+                if len(batch) >= self.cheap.write_every:
+                    flush()
+                interrupt.check()  # Ctrl-C: keep what is scored, stop
+        finally:
+            flush()
 
     # --- proposing --------------------------------------------------------
     def feasible(self, s: CheapScore) -> bool:

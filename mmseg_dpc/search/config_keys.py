@@ -17,8 +17,10 @@ from mmengine.config import Config
 
 from ..utils.config import find_config
 
-# what mmengine itself puts in every config
-MMENGINE_KEYS = frozenset({'_base_', '_deprecation_'})
+# what mmengine itself reads or puts in a config (custom_imports registers
+# a user's own search space, say)
+MMENGINE_KEYS = frozenset({'_base_', '_deprecation_', 'custom_imports',
+                           'default_scope'})
 
 
 def _base_files(filename: str) -> List[str]:

@@ -17,10 +17,11 @@ from mmengine.config import Config
 
 # what a runner does with a kept run made under other settings
 ON_CHANGED = ('retrain', 'refuse')
-# where a run writes, how its process was launched (the train tool sets it
-# and mmengine's Runner dumps the config again with it), and the study's
-# bookkeeping of one trial: none changes what is trained
-WHERE_KEYS = ('work_dir', 'launcher')
+# where a run writes, how its process was launched and whether it resumed
+# (the train tool sets both, and mmengine's Runner dumps the config again
+# with them), and the study's bookkeeping of one trial: none changes what
+# is trained
+WHERE_KEYS = ('work_dir', 'launcher', 'resume')
 WHERE_PARTS = ('report', )
 
 

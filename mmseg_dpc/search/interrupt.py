@@ -45,6 +45,11 @@ def install() -> None:
         signal.signal(signum, _on_signal)
 
 
+def received() -> bool:
+    """Whether a signal has come."""
+    return _received is not None
+
+
 def check() -> None:
     """Raise :class:`SearchInterrupted` once a signal has come."""
     if _received is not None:

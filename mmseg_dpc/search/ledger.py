@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os.path as osp
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Set, Tuple
@@ -119,10 +120,11 @@ class StudyLedger:
     def _check_proxy(self, proxy: Config, url: str) -> None:
         """A study is one experiment: the proxy settings its trials were
         trained with are stored with it, and a run under other ones is
-        refused, naming the keys that differ (where the cache lies aside:
-        the cache's own manifest says what it holds)."""
+        refused, naming the keys that differ (absolute paths aside: where
+        the cache, configs and checkpoints lie, whose content the cache's
+        manifest hashes guard)."""
         settings = {k: v for k, v in flat_config(proxy).items()
-                    if not k.endswith('.data_root')}
+                    if not (isinstance(v, str) and osp.isabs(v))}
         stored = self.study.user_attrs.get(PROXY_SETTINGS)
         if stored is None:
             self.study.set_user_attr(PROXY_SETTINGS, settings)
@@ -190,7 +192,10 @@ class StudyLedger:
         storage = self.study._storage
         trial_id = None
         for tid in view.waiting():
-            try:  # another driver may take it first
+            try:  # another driver may take it first; a trial put back
+                # after an interrupt keeps its old heartbeat: beat first,
+                # or another driver could take it for stale at once
+                self.storage.record_heartbeat(tid)
                 if storage.set_trial_state_values(tid, TrialState.RUNNING):
                     trial_id = tid
                     break
@@ -295,6 +300,16 @@ class StudyLedger:
         failure nor a retry (``max_retries`` and the failure budget do not
         count it). ``False`` where the study had finished it already."""
         try:
+            frozen = self.storage.get_trial(trial._trial_id)
+            if frozen.intermediate_values:
+                # what it reported to the pruner would stand for the new
+                # run's reports (Optuna keeps a step's first value): it is
+                # set aside, uncounted, and its cell queued afresh
+                self.finish(trial, TrialState.PRUNED, attrs=skip_attrs(
+                    'interrupted; its cell is queued again as a new trial'))
+                self.study.enqueue_trial(frozen.params,
+                                         skip_if_exists=False)
+                return True
             return bool(self.study._storage.set_trial_state_values(
                 trial._trial_id, TrialState.WAITING))
         except UpdateFinishedTrialError:

@@ -12,6 +12,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import optuna
 
+from . import interrupt
 from .ledger import StudyLedger
 from .optuna_adapter import OptunaSpaceAdapter
 from .progress import SearchProgress
@@ -19,6 +20,11 @@ from .record import FAILED, PRUNED, TrialRecord
 from .runner import TrialRun, TrialRunner, trial_dir_name
 from .settings import SearchSettings
 from .study_view import STOPPED, TRIAL_ERROR
+
+
+def record_wall(run: TrialRun) -> float:
+    """Seconds since ``run`` started (0 where it never did)."""
+    return time.time() - run.started if run.started else 0.0
 
 
 class SearchStopped(RuntimeError):
@@ -60,6 +66,8 @@ class TrialScheduler:
         self.prepared: Optional[_Prepared] = None
         self.max_iters = max_iters
         self._walls: List[float] = []  # of this session's complete trials
+        # trials that ended as a signal came, told by :meth:`interrupt`
+        self._collected: List[Tuple[TrialRun, TrialRecord]] = []
 
     def done(self) -> bool:
         return (self.ledger.counts().evaluated >= self.settings.num_trials
@@ -103,6 +111,9 @@ class TrialScheduler:
             self._write_stale_record(record)
         self.ledger.fail_orphans()
         finished = self.runner.collect()
+        if interrupt.received():  # they may have died of the signal: the
+            self._collected.extend(finished)  # interrupt tells them
+            interrupt.check()
         for run, record in finished:
             self._tell(run, record)
         if finished:
@@ -253,24 +264,35 @@ class TrialScheduler:
         if self.prepared is not None:
             pending.append((self.prepared.trial, self.prepared.run))
             self.prepared = None
-        return [(trial, run, time.time() - run.started if run.started
-                 else 0.0) for trial, run in pending]
+        return [(trial, run, record_wall(run)) for trial, run in pending]
 
     def interrupt(self, why: str) -> int:
         """End this driver's trials (running, prepared) and put them back
         in the study as waiting (see :meth:`~.ledger.StudyLedger.interrupt`),
-        each result.json INTERRUPTED with ``why``; returns how many."""
-        pending = self._end_all()
+        each result.json INTERRUPTED with ``why``; returns how many. Trials
+        that had ended keep their outcome, but a failed one counts as
+        interrupted: the signal may have reached it too."""
+        ended, self._collected = self._collected + self.runner.collect(), []
+        failed = []
+        for run, record in ended:
+            if record.status == FAILED:
+                failed.append(run)
+            else:
+                self._tell(run, record)
+        pending = [(self.trials.pop(run.key), run, record_wall(run))
+                   for run in failed] + self._end_all()
+        put_back = 0
         for trial, run, wall in pending:
             record = run.record(wall)
             record.interrupted(why)
             try:
                 if self.ledger.interrupt(trial):
                     record.write()
+                    put_back += 1
             except Exception as e:  # the storage itself may be the cause
                 print(f'[search] could not put trial {trial.number} back: '
                       f'{type(e).__name__}: {e}')
-        return len(pending)
+        return put_back
 
     def stop(self, why: str) -> None:
         """End this driver's trials (running, prepared) as failed with

@@ -74,7 +74,10 @@ def watch_driver(pid: int, interval: float = 0.25) -> None:
 def run_module(module: str, argv, env: dict, log_path: str) -> None:
     """Process target: run ``module`` with ``argv`` as ``__main__`` (as
     ``python -m module argv``), with ``env`` applied and output appended to
-    ``log_path``."""
+    ``log_path``. In a session of its own, as a cold trial: a terminal's
+    Ctrl-C reaches the driver, which ends its trials itself (see
+    :mod:`.interrupt`), not each trial at once."""
+    os.setsid()
     die_with_parent()
     release_fork_server()
     if env.get(DRIVER_PID):

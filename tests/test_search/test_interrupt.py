@@ -4,6 +4,7 @@ leaderboard, says how to continue and exits 130 / 143; the same command
 then continues at once with the same trials. A second Ctrl-C exits at once.
 Nothing is left running either way (real processes)."""
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -20,10 +21,12 @@ from .test_search_tool import (assert_exact_and_distinct, complete, load,
 
 
 def start(cfg, wd, out):
+    """The search in a process group of its own, as a terminal's
+    foreground job."""
     return subprocess.Popen(
         [sys.executable, 'tools/search.py', cfg, '--work-dir', str(wd),
          '--workers', '2'], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-        text=True)
+        text=True, start_new_session=True)
 
 
 def wait_for(phase, wd, driver, timeout=300):
@@ -41,10 +44,14 @@ def none_left(pids, timeout=30):
     return [p for p in pids if alive(p)]
 
 
-@pytest.mark.parametrize('signum', [signal.SIGINT, signal.SIGTERM],
-                         ids=['SIGINT', 'SIGTERM'])
+@pytest.mark.parametrize('signum,group', [
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=['SIGINT', 'SIGTERM', 'Ctrl-C to the process group'])
 def test_a_signal_during_the_search_puts_its_trials_back(
-        tmp_path, feature_cache, shapes_root, monkeypatch, signum):
+        tmp_path, feature_cache, shapes_root, monkeypatch, signum, group):
+    """``group``: the signal goes to the driver's whole process group, as a
+    terminal's Ctrl-C does; the trials are not in it (their own sessions)
+    and the driver ends them itself."""
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=4,
                         rerank=rerank_options(shapes_root, 2, 6))
     hold = tmp_path / 'hold'
@@ -59,7 +66,10 @@ def test_a_signal_during_the_search_puts_its_trials_back(
         running = {t.number for t in load(wd).get_trials()
                    if t.state == TrialState.RUNNING}
         started = descendants(driver.pid)
-        driver.send_signal(signum)
+        if group:
+            os.killpg(driver.pid, signum)
+        else:
+            driver.send_signal(signum)
         rc = driver.wait(timeout=120)
     text = log.read_text()
     assert rc == 128 + signum, text[-3000:]
@@ -98,8 +108,8 @@ def test_a_signal_during_the_search_puts_its_trials_back(
     assert json.loads((wd / 'rerank.json').read_text())['n'] == 2
 
 
-def test_ctrl_c_during_re_ranking_keeps_the_search(tmp_path, feature_cache,
-                                                    shapes_root):
+def test_ctrl_c_during_re_ranking_keeps_the_search(
+        tmp_path, feature_cache, shapes_root):
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=3,
                         rerank=rerank_options(shapes_root, 2, 60))
     wd = tmp_path / 'work'

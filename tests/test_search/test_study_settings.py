@@ -97,3 +97,46 @@ def test_the_final_progress_line_is_printed_once(tmp_path, feature_cache,
     final = [line for line in proc.stdout.splitlines()
              if line.startswith('[search] 3/3 done')]
     assert len(final) == 1, final
+
+
+def test_an_interrupted_trial_that_reported_to_the_pruner_is_queued_anew(
+        tmp_path):
+    """A trial put back after Ctrl-C waits with its own number; one that
+    reported intermediate values (to a pruner) would carry them into its
+    rerun, whose reports Optuna would ignore: it is set aside uncounted and
+    its cell queued as a new trial (neither a failure nor a retry)."""
+    from mmengine.config import Config
+    from optuna.trial import TrialState
+
+    from mmseg_dpc.search.ledger import StudyLedger
+    from mmseg_dpc.search.optuna_adapter import OptunaSpaceAdapter
+    from mmseg_dpc.search.record import skip_reason
+    from mmseg_dpc.search.settings import SearchSettings
+    space = DPCSearchSpace(num_branches=2, rates=(1, 3), grids=(1, 2))
+    adapter = OptunaSpaceAdapter(space)
+    proxy = (f'{REPO}/configs/proxy/dpc-proxy_mobilenet-v2-d16_1xb8-1k_'
+             'synthetic-shapes-128x128.py')
+    settings = SearchSettings.from_config(Config(dict(
+        search_space=dict(num_branches=2, rates=(1, 3), grids=(1, 2)),
+        proxy_config=proxy, num_trials=4)))
+    ledger = StudyLedger(settings, f'sqlite:///{tmp_path}/study.db',
+                         RegularizedEvolutionSampler(space, seed=0))
+    dists = adapter.distributions()
+    ledger.start()
+    try:
+        quiet, reported = ledger.ask(dists), ledger.ask(dists)
+        reported.report(10.0, step=4)
+        assert ledger.interrupt(quiet) and ledger.interrupt(reported)
+        trials = {t.number: t for t in ledger.study.get_trials()}
+        assert trials[quiet.number].state == TrialState.WAITING
+        old = trials[reported.number]
+        assert old.state == TrialState.PRUNED and skip_reason(old)
+        (new, ) = [t for t in trials.values() if t.number > reported.number]
+        assert new.state == TrialState.WAITING
+        assert new.system_attrs['fixed_params'] == old.params
+        assert 'failed_trial' not in new.system_attrs  # not a retry
+        again = ledger.ask(dists)  # the waiting ones, first come first
+        assert again.number == quiet.number
+        assert ledger.counts().failed == 0
+    finally:
+        ledger.stop()

@@ -23,7 +23,7 @@ from mmengine.config import Config
 from ..engine import (METRICS_FILE, add_metrics_hook, read_metrics,
                       read_metrics_file)
 from ..feature_cache import expect_cache_source
-from ..utils.config import resolve_config_path
+from ..utils.config import in_mmseg_scope, resolve_config_path
 from . import interrupt
 from .architecture import Architecture
 from .fingerprint import (ON_CHANGED, ChangedRunsError, ConfigChange,
@@ -51,7 +51,7 @@ def load_base_config(path: str, cfg_options: Optional[dict] = None,
     (``load_from`` would also copy the checkpoint's own cell into each
     trial's branches, wherever the shapes fit). ``any_head``: a baseline
     trained as it is, whatever its decode head (else it must be DPC)."""
-    cfg = Config.fromfile(path)
+    cfg = in_mmseg_scope(Config.fromfile(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     head = cfg.model.decode_head

@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from ..utils.config import find_config
+from ..utils.config import find_config, in_mmseg_scope
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +83,7 @@ def load_config_file(path: str) -> Config:
         raise SystemExit(f'error: config file not found: {path}')
     path = found
     try:
-        return Config.fromfile(path)
+        return in_mmseg_scope(Config.fromfile(path))
     except Exception as e:
         raise SystemExit(f'error: cannot load config {path}: '
                          f'{type(e).__name__}: {e}') from e

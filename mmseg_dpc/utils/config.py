@@ -19,6 +19,31 @@ SHIPPED_PREFIX = 'configs' + os.sep
 MODULE2PACKAGE.setdefault(PACKAGE, 'mmseg-dpc')
 
 
+def in_mmseg_scope(cfg: Config) -> Config:
+    """``cfg`` built in mmseg's registry scope where mmengine gave it ours.
+
+    mmengine gives the components a config takes from a ``_base_`` named
+    ``mmseg_dpc::...`` that package's scope (``_scope_``, and
+    ``default_scope``); our modules register in mmseg's own registries
+    (``DPCHead`` is an mmseg ``MODELS`` entry), so they build in scope
+    ``mmseg``, as the shipped configs do."""
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            if value.get('_scope_') == PACKAGE:
+                value['_scope_'] = 'mmseg'
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    if cfg.get('default_scope') == PACKAGE:
+        cfg.default_scope = 'mmseg'
+    for value in cfg.values():
+        walk(value)
+    return cfg
+
+
 def shipped_configs_dir() -> str:
     """The shipped configs: ``mmseg_dpc/.mim/configs`` (a wheel's copy, or
     the clone's link to its ``configs/``)."""

@@ -161,3 +161,59 @@ def test_a_second_ctrl_c_exits_at_once(tmp_path, feature_cache, shapes_root,
         rc = driver.wait(timeout=60)
     assert rc == 130
     assert none_left(started) == [], 'processes of the driver still run'
+
+
+def test_ctrl_c_during_the_verdict_keeps_search_and_re_ranking(
+        tmp_path, feature_cache, shapes_root):
+    """The verdict's full-task runs go through the re-ranking's runner: an
+    interrupted one is retrained, a complete one kept, and neither the
+    search's trials nor the re-ranking's runs are trained again."""
+    from .test_verdict import ASPP
+    rerank = rerank_options(shapes_root, 2, 6)
+    rerank['cfg_options']['train_cfg'] = dict(max_iters=40, val_interval=40)
+    rerank['cfg_options']['default_hooks'] = dict(
+        checkpoint=dict(interval=40))
+    cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=3,
+                        rerank=rerank,
+                        verdict=dict(seeds=2, max_seeds=2, median_cell=False,
+                                     baselines={'mmseg ASPP': ASPP}))
+    wd = tmp_path / 'work'
+    log = tmp_path / 'first.log'
+    with open(log, 'w') as out:
+        driver = start(cfg, wd, out)
+        deadline = time.time() + 600
+        while time.time() < deadline and not any(
+                (wd / 'verdict').glob('*/train.log')):
+            assert driver.poll() is None, 'the search ended before the signal'
+            time.sleep(0.2)
+        assert any((wd / 'verdict').glob('*/train.log')), \
+            'the search never reached the verdict'
+        started = descendants(driver.pid)
+        driver.send_signal(signal.SIGINT)
+        rc = driver.wait(timeout=120)
+    text = log.read_text()
+    assert rc == 130, text[-3000:]
+    assert 'interrupted by SIGINT' in text and 'Traceback' not in text
+    assert none_left(started) == []
+    assert not (wd / 'verdicts.json').exists()
+    done = {p: p.stat().st_mtime for p in
+            [*wd.glob('trials/*/result.json'),
+             *wd.glob('rerank/*/result.json')]}
+    assert len(done) == 5
+    verdict_runs = {p: json.loads(p.read_text())['status']
+                    for p in wd.glob('verdict/*/result.json')}
+    assert verdict_runs and set(verdict_runs.values()) <= {
+        'INTERRUPTED', 'COMPLETE'}
+    kept = {p: p.stat().st_mtime for p, s in verdict_runs.items()
+            if s == 'COMPLETE'}
+    again = subprocess.run(
+        [sys.executable, 'tools/search.py', cfg, '--work-dir', str(wd),
+         '--workers', '2'], cwd=REPO, capture_output=True, text=True,
+        timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    assert {p: p.stat().st_mtime for p in done} == done  # not retrained
+    assert {p: p.stat().st_mtime for p in kept} == kept
+    v = json.loads((wd / 'verdicts.json').read_text())
+    assert [m['seeds'] for m in v['models']] == [[1, 2]] * 2
+    for p in wd.glob('verdict/*/result.json'):
+        assert json.loads(p.read_text())['status'] == 'COMPLETE'

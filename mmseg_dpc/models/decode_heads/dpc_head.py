@@ -27,6 +27,8 @@ class DPCHead(BaseDecodeHead):
         rate_multiplier: overrides ``16 // output_stride`` (see
             :class:`DensePredictionCell`).
         cell_dropout_ratio: dropout on the concatenated branch outputs.
+        cell_dropout_type: ``'element'`` (the reference's) or
+            ``'channel'`` (whole maps, ``nn.Dropout2d``).
         c1_in_channels: channels of the low-level feature for the DeepLabv3+
             decoder; 0 disables the decoder.
         c1_channels: channels the low-level feature is reduced to.
@@ -41,6 +43,7 @@ class DPCHead(BaseDecodeHead):
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  cell_dropout_ratio: float = 0.1,
+                 cell_dropout_type: str = 'channel',
                  c1_in_channels: int = 0,
                  c1_channels: int = 48,
                  c1_in_index: int = 0,
@@ -54,7 +57,7 @@ class DPCHead(BaseDecodeHead):
         self.dpc = DensePredictionCell(
             arch, self.in_channels, self.channels,
             output_stride=output_stride, rate_multiplier=rate_multiplier,
-            dropout_ratio=cell_dropout_ratio,
+            dropout_ratio=cell_dropout_ratio, dropout_type=cell_dropout_type,
             conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
             act_cfg=self.act_cfg, align_corners=self.align_corners,
             rates=rates, grids=grids)

@@ -12,6 +12,17 @@ from .atrous_conv import AtrousConv2d
 from .cell_spec import (CONV1X1, PAPER_GRIDS, PAPER_RATES, SEP_CONV3X3, Branch,
                         CellLike, parse_cell)
 
+DROPOUT_TYPES = {'element': nn.Dropout, 'channel': nn.Dropout2d}
+
+
+def cell_dropout(ratio: float, kind: str) -> nn.Module:
+    """The dropout on a cell's concatenation: ``kind`` one of
+    :data:`DROPOUT_TYPES`, none where ``ratio`` is 0."""
+    if kind not in DROPOUT_TYPES:
+        raise ValueError(f'DPC: dropout_type must be one of '
+                         f'{sorted(DROPOUT_TYPES)}, got {kind!r}')
+    return DROPOUT_TYPES[kind](ratio) if ratio > 0 else nn.Identity()
+
 
 class PyramidPooling(nn.Module):
     """Average pooling to a ``g_h x g_w`` grid, 1x1 conv, bilinear resize back.
@@ -48,6 +59,9 @@ class DensePredictionCell(nn.Module):
             output stride 8 keeps the rates in feature cells, for a map too
             small for the doubled rates (the embedded demo's 24x24).
         dropout_ratio: dropout on the concatenation (reference: keep 0.9).
+        dropout_type: ``'element'`` drops single activations, as the
+            reference's ``slim.dropout`` (no ``noise_shape``) does;
+            ``'channel'`` drops whole feature maps (``nn.Dropout2d``).
         conv_cfg: conv layer of every branch; by default the separable
             convs use :class:`AtrousConv2d`, which skips the taps of large
             rates that read only padding on small feature maps (same result,
@@ -62,6 +76,7 @@ class DensePredictionCell(nn.Module):
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  dropout_ratio: float = 0.1,
+                 dropout_type: str = 'channel',
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'),
@@ -84,8 +99,7 @@ class DensePredictionCell(nn.Module):
             self._make_branch(b, in_channels if b.input < 0 else channels,
                               channels, align_corners, conv_kwargs)
             for b in self.arch)
-        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 \
-            else nn.Identity()
+        self.dropout = cell_dropout(dropout_ratio, dropout_type)
         self.project = ConvModule(channels * len(self.arch), channels, 1,
                                   **conv_kwargs)
 

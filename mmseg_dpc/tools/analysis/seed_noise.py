@@ -18,6 +18,8 @@ again trains only what is missing.
 Ablations (``--ablations``, default all):
 - ``no_cell_dropout``: no dropout on the cell's concatenation (the
   classifier's own dropout stays);
+- ``element_dropout``: the cell's dropout drops single activations, as
+  the reference's ``slim.dropout`` does, instead of whole feature maps;
 - ``plain_conv``: plain ``nn.Conv2d`` instead of ``AtrousConv2d``, which
   skips the taps that read only padding (the same result by design);
 - ``group_norm``: GroupNorm instead of BatchNorm in the head (BN
@@ -64,6 +66,10 @@ ABLATIONS: Dict[str, Tuple[str, Optional[Callable]]] = {
     'as_is': ('as the verdict trains', None),
     'no_cell_dropout': ('no dropout on the cell\'s concatenation', _set(
         {'model.decode_head.cell_dropout_ratio': 0.0, '_dpc_only': True})),
+    'element_dropout': ('the cell\'s dropout on single activations, as '
+                        'the reference (not whole maps)', _set(
+        {'model.decode_head.cell_dropout_type': 'element',
+         '_dpc_only': True})),
     'plain_conv': ('nn.Conv2d instead of AtrousConv2d', _set(
         {'model.decode_head.conv_cfg': dict(type='Conv2d'),
          '_dpc_only': True})),
@@ -185,7 +191,7 @@ def plan_runs(rerank, chosen, ablations, seeds: int, wd: str) -> list:
         for ablation in ablations:
             change = ABLATIONS[ablation][1]
             if change is not None and not is_dpc and ablation in (
-                    'no_cell_dropout', 'plain_conv'):
+                    'no_cell_dropout', 'element_dropout', 'plain_conv'):
                 continue  # a DPC suspect: ASPP has no such part
             ablated = change(copy.deepcopy(base), is_dpc) if change else base
             for seed in range(1, seeds + 1):

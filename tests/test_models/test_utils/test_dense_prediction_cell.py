@@ -128,3 +128,23 @@ def test_small_maps_skip_padding_taps_with_the_same_result():
     for size in ((8, 8), (5, 30), (49, 49)):
         x = torch.randn(2, 12, *size)
         torch.testing.assert_close(fast(x), plain(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('kind, whole_maps', [('element', False),
+                                              ('channel', True)])
+def test_the_cell_dropout_drops_activations_or_whole_maps(kind, whole_maps):
+    """``element`` is the reference's ``slim.dropout`` (single
+    activations), ``channel`` drops whole feature maps."""
+    torch.manual_seed(0)
+    cell = DensePredictionCell(TOP1_CITYSCAPES, 8, channels=16,
+                               dropout_ratio=0.5, dropout_type=kind).train()
+    out = cell.dropout(torch.ones(2, 80, 6, 6))
+    zero = out == 0
+    assert zero.any() and not zero.all()
+    per_map = zero.flatten(2)
+    assert bool((per_map.all(-1) | ~per_map.any(-1)).all()) is whole_maps
+
+
+def test_an_unknown_dropout_type_is_named():
+    with pytest.raises(ValueError, match="dropout_type.*'spatial'"):
+        DensePredictionCell(TOP1_CITYSCAPES, 8, dropout_type='spatial')

@@ -94,6 +94,67 @@ def difference(a: Mapping[int, float], b: Mapping[int, float],
                       (len(x), len(y)), detectable, pooled)
 
 
+@dataclass(frozen=True)
+class NoiseRatio:
+    """Seed standard deviation of ``a`` over that of ``b``, its interval
+    at ``confidence`` (the F distribution of a variance ratio, as for
+    normal runs), and the Brown-Forsythe p-value of equal spread (Levene's
+    test about the median: robust to a single outlying seed). ``dfs``: the
+    degrees of freedom of each side's variance."""
+    ratio: float
+    ci: Tuple[float, float]
+    confidence: float
+    p: Optional[float]
+    dfs: Tuple[int, int]
+
+
+def _spread(groups: Sequence[Sequence[float]], name: str):
+    """Pooled variance of ``groups`` (each about its own mean), its degrees
+    of freedom, and each run's absolute deviation from its group's
+    median."""
+    arrays = [np.asarray(g, float) for g in groups]
+    if not arrays or any(len(g) < 2 for g in arrays):
+        raise ValueError(f'noise_ratio: {name} needs groups of two or more '
+                         f'runs, got sizes {[len(g) for g in arrays]}')
+    df = sum(len(g) - 1 for g in arrays)
+    var = sum(float(((g - g.mean()) ** 2).sum()) for g in arrays) / df
+    return var, df, np.concatenate([abs(g - np.median(g)) for g in arrays])
+
+
+def noise_ratio(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
+                confidence: float = 0.95) -> NoiseRatio:
+    """How much more ``a`` varies over seeds than ``b``: each a list of
+    models' runs (mIoU by seed), pooled about each model's own mean, so
+    that several models of one kind (e.g. DPC heads) share one estimate."""
+    var_a, df_a, dev_a = _spread(a, 'a')
+    var_b, df_b, dev_b = _spread(b, 'b')
+    if var_b == 0:
+        raise ValueError('noise_ratio: the reference runs do not vary')
+    var = var_a / var_b
+    tail = (1 - confidence) / 2
+    low = var / stats.f.ppf(1 - tail, df_a, df_b)
+    high = var / stats.f.ppf(tail, df_a, df_b)
+    with warnings.catch_warnings():  # constant deviations: NaN
+        warnings.simplefilter('ignore', RuntimeWarning)
+        p = _finite(stats.f_oneway(dev_a, dev_b).pvalue)
+    return NoiseRatio(math.sqrt(var), (math.sqrt(low), math.sqrt(high)),
+                      confidence, p, (df_a, df_b))
+
+
+def seeds_for(sd: float, half_width: float, confidence: float = 0.95,
+              most: int = 10_000) -> Optional[int]:
+    """The fewest seeds whose interval of a mean difference (paired, or
+    one model's mean) with per-seed standard deviation ``sd`` is at most
+    +-``half_width`` at ``confidence``; ``None`` beyond ``most``."""
+    if sd <= 0:
+        return 2
+    tail = 1 - (1 - confidence) / 2
+    for n in range(2, most + 1):
+        if stats.t.ppf(tail, n - 1) * sd / math.sqrt(n) <= half_width:
+            return n
+    return None
+
+
 def holm(pvalues: Sequence[Optional[float]]) -> List[Optional[float]]:
     """Holm's step-down adjusted p-values (``None`` stays ``None`` and
     takes no part): ``p_(i) * (m - i + 1)``, made monotone, capped at 1."""

@@ -7,7 +7,7 @@ from scipy import stats
 
 from mmseg_dpc.search.comparison import (BETTER, INDISTINGUISHABLE, WORSE,
                                          Round, decide, difference, holm,
-                                         next_round)
+                                         next_round, noise_ratio, seeds_for)
 
 
 def seeds(values, start=1):
@@ -123,3 +123,43 @@ def test_an_interval_excludes_zero_exactly_where_decided():
     assert v['b'].verdict == BETTER  # 0.044 <= 0.05 / 1
     assert v['b'].difference.confidence == pytest.approx(0.95)
     assert v['b'].difference.ci[0] > 0
+
+
+def test_the_noise_ratio_of_one_model_each_is_brown_forsythe_and_f():
+    a = [79.7, 84.1, 82.8, 84.6, 81.7, 83.9]
+    b = [83.0, 83.4, 83.4, 85.7, 84.3, 84.4]
+    r = noise_ratio([a], [b])
+    var = np.var(a, ddof=1) / np.var(b, ddof=1)
+    assert r.ratio == pytest.approx(np.sqrt(var)) and r.dfs == (5, 5)
+    assert r.p == pytest.approx(stats.levene(a, b, center='median').pvalue)
+    low, high = r.ci
+    # the interval's ends are where the F test of the ratio is just
+    # rejected at 5% (two-sided)
+    assert stats.f.cdf(var / low ** 2, 5, 5) == pytest.approx(0.975)
+    assert stats.f.cdf(var / high ** 2, 5, 5) == pytest.approx(0.025)
+    assert low < 1 < high  # six seeds cannot tell 1.9x from 1x
+
+
+def test_pooled_models_count_each_about_its_own_mean():
+    """Two models at different levels but the same spread pool to that
+    spread, not to the spread of their union."""
+    a = [[80.0, 81.0, 82.0], [90.0, 91.0, 92.0]]
+    b = [[85.0, 86.0, 87.0]]
+    r = noise_ratio(a, b)
+    assert r.ratio == pytest.approx(1.0) and r.dfs == (4, 2)
+    with pytest.raises(ValueError, match='two or more runs'):
+        noise_ratio([[80.0]], b)
+    with pytest.raises(ValueError, match='do not vary'):
+        noise_ratio(a, [[85.0, 85.0]])
+
+
+def test_seeds_for_is_the_first_seed_count_whose_interval_fits():
+    for sd, half, conf in ((1.5, 1.0, 0.95), (1.1, 1.0, 1 - 0.05 / 3),
+                           (0.5, 0.5, 0.95)):
+        n = seeds_for(sd, half, conf)
+
+        def width(k):
+            return stats.t.ppf(1 - (1 - conf) / 2, k - 1) * sd / np.sqrt(k)
+        assert width(n) <= half < width(n - 1)
+    assert seeds_for(0.0, 1.0) == 2
+    assert seeds_for(100.0, 0.01, most=50) is None

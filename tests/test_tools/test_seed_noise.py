@@ -40,5 +40,7 @@ def test_seed_noise_tiny_and_resumable(tmp_path, feature_cache,
         'step'] == 6
     md = (wd / 'seed_noise.md').read_text()
     assert '| no_cell_dropout |' in md and 'DPC std / ASPP std' in md
+    assert 'DPC heads pooled / ASPP (95% CI)' in md
+    assert 'Seeds for a +-1.0 mIoU interval' in md
     again = run_tool(*args).stdout
     assert '[noise] 16 runs done before, 0 to train' in again

@@ -220,17 +220,26 @@ def summarize(chosen, ablations, records, seeds) -> dict:
     return dict(seeds=list(range(1, seeds + 1)), rows=rows)
 
 
+HALF_WIDTH = 1.0  # mIoU: #20's target for "searched cell vs ASPP"
+VERDICT_COMPARISONS = 3  # the demo's: median cell, ASPP, released cell
+
+
 def markdown(table: dict) -> str:
-    """Seed std (mean) of each model under each ablation, and each DPC
-    head's std against the ASPP head's under the same ablation."""
+    """Seed std (mean) of each model under each ablation, each DPC head's
+    std against the ASPP head's under the same ablation, and the DPC
+    heads' pooled std against ASPP's with its interval and the
+    Brown-Forsythe p-value of equal spread: whether a ratio is more than
+    these seeds' sampling error."""
+    from mmseg_dpc.search.comparison import noise_ratio
     rows: List[dict] = table['rows']
     names = list(dict.fromkeys(r['model'] for r in rows))
     ablations = list(dict.fromkeys(r['ablation'] for r in rows))
     cell = {(r['model'], r['ablation']): r for r in rows}
     aspp = next(r['model'] for r in rows if not r['dpc'])
     lines = ['| ablation | ' + ' | '.join(names) +
-             ' | DPC std / ASPP std |',
-             '| --- |' + ' --- |' * (len(names) + 1)]
+             ' | DPC std / ASPP std | DPC heads pooled / ASPP (95% CI), '
+             'p equal spread |',
+             '| --- |' + ' --- |' * (len(names) + 2)]
 
     def fmt(r):
         if r is None:
@@ -240,16 +249,60 @@ def markdown(table: dict) -> str:
 
     for ab in ablations:
         base = cell.get((aspp, ab)) or cell.get((aspp, 'as_is'))
-        ratios = [cell[(n, ab)]['std'] / base['std'] for n in names
-                  if (n, ab) in cell and cell[(n, ab)]['dpc'] and base
-                  and base['std'] and cell[(n, ab)]['std'] is not None]
-        ratio = (', '.join(f'{x:.1f}x' for x in ratios) if ratios
-                 else 'n/a')
+        dpc = [cell[(n, ab)] for n in names if (n, ab) in cell
+               and cell[(n, ab)]['dpc'] and len(cell[(n, ab)]['miou']) > 1]
+        usable = base is not None and bool(base['std'])
+        ratios = ', '.join(f'{r["std"] / base["std"]:.1f}x'
+                           for r in dpc) if usable and dpc else 'n/a'
+        pooled = 'n/a'
+        if usable and dpc and len(base['miou']) > 1:
+            n = noise_ratio([r['miou'] for r in dpc], [base['miou']])
+            p = 'n/a' if n.p is None else f'{n.p:.2f}'
+            pooled = (f'{n.ratio:.2f}x [{n.ci[0]:.2f}, {n.ci[1]:.2f}], '
+                      f'p {p}')
         lines.append(f'| {ab} | ' + ' | '.join(
-            fmt(cell.get((n, ab))) for n in names) + f' | {ratio} |')
+            fmt(cell.get((n, ab))) for n in names) +
+            f' | {ratios} | {pooled} |')
     return (f'Seed std (mean) of mIoU over seeds {table["seeds"][0]}-'
             f'{table["seeds"][-1]}; ASPP rows of DPC-only ablations use '
-            'ASPP as is.\n\n' + '\n'.join(lines) + '\n')
+            'ASPP as is. Pooled: the DPC heads\' runs about each head\'s '
+            'own mean; interval from the F distribution, p from the '
+            'Brown-Forsythe test.\n\n' + '\n'.join(lines) + '\n\n'
+            + seeds_needed(table))
+
+
+def seeds_needed(table: dict, half_width: float = HALF_WIDTH) -> str:
+    """What a verdict against ASPP needs: the std of each DPC head's
+    difference from ASPP paired by seed, and the seeds that bring its 95%
+    interval to +-``half_width``, alone and at Holm's first level among
+    :data:`VERDICT_COMPARISONS` comparisons."""
+    import statistics as st
+
+    from mmseg_dpc.search.comparison import seeds_for
+    rows: List[dict] = table['rows']
+    cell = {(r['model'], r['ablation']): r for r in rows}
+    aspp = next(r['model'] for r in rows if not r['dpc'])
+    holm = 1 - 0.05 / VERDICT_COMPARISONS
+    lines = [f'Seeds for a +-{half_width} mIoU interval of a DPC head '
+             f'against ASPP (paired by seed; Holm: the first of '
+             f'{VERDICT_COMPARISONS} comparisons, at {100 * holm:.1f}%):',
+             '', '| ablation | model | std of the paired difference | '
+             'seeds at 95% | seeds with Holm |', '| --- | --- | --- | --- '
+             '| --- |']
+    for r in rows:
+        base = cell.get((aspp, r['ablation'])) or cell.get((aspp, 'as_is'))
+        if not r['dpc'] or base is None:
+            continue
+        a = dict(zip(table['seeds'], r['miou']))
+        b = dict(zip(table['seeds'], base['miou']))
+        diffs = [a[k] - b[k] for k in a if k in b]
+        if len(diffs) < 2:
+            continue
+        sd = st.stdev(diffs)
+        n95, nholm = (seeds_for(sd, half_width, c) for c in (0.95, holm))
+        lines.append(f'| {r["ablation"]} | {r["model"]} | {sd:.2f} | '
+                     f'{n95} | {nholm} |')
+    return '\n'.join(lines) + '\n'
 
 
 def cli() -> None:

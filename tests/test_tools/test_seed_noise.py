@@ -44,3 +44,13 @@ def test_seed_noise_tiny_and_resumable(tmp_path, feature_cache,
     assert 'Seeds for a +-1.0 mIoU interval' in md
     again = run_tool(*args).stdout
     assert '[noise] 16 runs done before, 0 to train' in again
+
+
+def test_a_table_without_aspp_rows_says_n_a():
+    """A DPC-only table (the ASPP runs failed, or none were asked for) is
+    still written, its ratios n/a."""
+    from mmseg_dpc.tools.analysis.seed_noise import markdown
+    rows = [dict(model='released cell', dpc=True, ablation='no_cell_dropout',
+                 change='', miou=[80.0, 82.0], mean=81.0, std=1.41)]
+    md = markdown(dict(seeds=[1, 2], rows=rows))
+    assert '| no_cell_dropout | 1.41 (81.00) | n/a | n/a |' in md

@@ -37,7 +37,7 @@ IMAGE_SIZE = 192  # the configs' crop: 24x24 feature maps at output stride 8
 
 # (full run, --quick): minutes `make demo` took on the development machine
 # (2 CPU cores, otherwise idle), and the sizes of each step
-EXPECTED_MINUTES = dict(demo=(11, 2), fidelity=(22, 2))
+EXPECTED_MINUTES = dict(demo=(10, 2), fidelity=(22, 2))
 SETTINGS = dict(
     num_train=(256, 16), num_val=(64, 8), backbone_iters=(300, 10),
     trials=(16, 4), proxy_iters=(150, 10), top_k=(2, 2),
@@ -200,8 +200,8 @@ def main() -> None:
         return
     search = osp.join(wd, 'search')
     run(f'4/5 proxy search ({s["trials"]} trials), re-ranking of the top '
-        f'{s["top_k"]} on the full task, and the verdict: the best cell, '
-        f'the median cell and the baselines over {s["verdict_seeds"]}-'
+        f'{s["top_k"]} on the full task, and the verdict: the best cell '
+        f'against the ASPP head over {s["verdict_seeds"]}-'
         f'{s["verdict_max_seeds"]} seeds (raced)', 'search',
         [search_config, '--work-dir', search, '--workers', str(s['workers']),
          '--cfg-options', f'num_trials={s["trials"]}',

@@ -73,12 +73,13 @@ def test_demo_quick_end_to_end(tmp_path):
     assert (f'Cell {selected["arch_hash"]} (trial {selected["trial"]}) '
             'was selected by the re-ranking') in report
 
-    # the verdict: 4 models x 2 seeds, each from the step-2 backbone only
+    # the verdict: the searched cell and ASPP x 2 seeds, each from the
+    # step-2 backbone only
     result = json.loads((wd / 'demo_result.json').read_text())
     verdicts = result['verdicts']
     assert verdicts['seeds'] == [1, 2]
     names = [m['name'] for m in verdicts['models']]
-    assert names[2:] == ['mmseg ASPP head', 'released top-1 cell']
+    assert names[1:] == ['mmseg ASPP head']
     best = max((t for t in rerank['trials']), key=lambda t: t['full_mIoU'])
     assert names[0] == f'searched cell {best["arch_hash"]}'
     for m in verdicts['models']:
@@ -88,7 +89,7 @@ def test_demo_quick_end_to_end(tmp_path):
             assert cfg.get('load_from') is None
             assert cfg.model.backbone.init_cfg.checkpoint.endswith(
                 'iter_10.pth')
-    aspp = verdicts['models'][2]
+    aspp = verdicts['models'][1]
     assert aspp['head_type'] == 'DepthwiseSeparableASPPHead'
     assert '## Verdict over seeds' in report
     assert f'{aspp["mean"]:.2f} +- {aspp["std"]:.2f} (2)' in report

@@ -299,7 +299,8 @@ def seeds_needed(table: dict, half_width: float = HALF_WIDTH) -> str:
              '', '| ablation | model | std of the paired difference | '
              'seeds at 95% | seeds with Holm |', '| --- | --- | --- | --- '
              '| --- |']
-    for r in rows:
+    order = list(dict.fromkeys(r['ablation'] for r in rows))
+    for r in sorted(rows, key=lambda r: order.index(r['ablation'])):
         base = cell.get((aspp, r['ablation'])) or cell.get((aspp, 'as_is'))
         if not r['dpc'] or base is None:
             continue

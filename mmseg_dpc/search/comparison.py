@@ -99,8 +99,12 @@ class NoiseRatio:
     """Seed standard deviation of ``a`` over that of ``b``, its interval
     at ``confidence`` (the F distribution of a variance ratio, as for
     normal runs), and the Brown-Forsythe p-value of equal spread (Levene's
-    test about the median: robust to a single outlying seed). ``dfs``: the
-    degrees of freedom of each side's variance."""
+    test about the median: robust to non-normal spread; ``None`` where a
+    group has fewer than 3 runs, whose deviations from the median are
+    tied). ``dfs``: the degrees of freedom of each side's variance. Both
+    take the runs as independent: runs that share a seed share its data
+    order, so where that noise is common to the models the degrees of
+    freedom are overstated and the interval is too narrow."""
     ratio: float
     ci: Tuple[float, float]
     confidence: float
@@ -108,17 +112,19 @@ class NoiseRatio:
     dfs: Tuple[int, int]
 
 
-def _spread(groups: Sequence[Sequence[float]], name: str):
+def _spread(groups: Sequence[Sequence[float]], name: str
+            ) -> Tuple[float, int, np.ndarray, int]:
     """Pooled variance of ``groups`` (each about its own mean), its degrees
-    of freedom, and each run's absolute deviation from its group's
-    median."""
+    of freedom, each run's absolute deviation from its group's median, and
+    the smallest group's size."""
     arrays = [np.asarray(g, float) for g in groups]
     if not arrays or any(len(g) < 2 for g in arrays):
         raise ValueError(f'noise_ratio: {name} needs groups of two or more '
                          f'runs, got sizes {[len(g) for g in arrays]}')
     df = sum(len(g) - 1 for g in arrays)
     var = sum(float(((g - g.mean()) ** 2).sum()) for g in arrays) / df
-    return var, df, np.concatenate([abs(g - np.median(g)) for g in arrays])
+    return var, df, np.concatenate([abs(g - np.median(g)) for g in arrays]
+                                   ), min(len(g) for g in arrays)
 
 
 def noise_ratio(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
@@ -126,8 +132,8 @@ def noise_ratio(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
     """How much more ``a`` varies over seeds than ``b``: each a list of
     models' runs (mIoU by seed), pooled about each model's own mean, so
     that several models of one kind (e.g. DPC heads) share one estimate."""
-    var_a, df_a, dev_a = _spread(a, 'a')
-    var_b, df_b, dev_b = _spread(b, 'b')
+    var_a, df_a, dev_a, least_a = _spread(a, 'a')
+    var_b, df_b, dev_b, least_b = _spread(b, 'b')
     if var_b == 0:
         raise ValueError('noise_ratio: the reference runs do not vary')
     var = var_a / var_b
@@ -136,7 +142,8 @@ def noise_ratio(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]],
     high = var / stats.f.ppf(tail, df_a, df_b)
     with warnings.catch_warnings():  # constant deviations: NaN
         warnings.simplefilter('ignore', RuntimeWarning)
-        p = _finite(stats.f_oneway(dev_a, dev_b).pvalue)
+        p = (_finite(stats.f_oneway(dev_a, dev_b).pvalue)
+             if min(least_a, least_b) >= 3 else None)
     return NoiseRatio(math.sqrt(var), (math.sqrt(low), math.sqrt(high)),
                       confidence, p, (df_a, df_b))
 
@@ -145,7 +152,12 @@ def seeds_for(sd: float, half_width: float, confidence: float = 0.95,
               most: int = 10_000) -> Optional[int]:
     """The fewest seeds whose interval of a mean difference (paired, or
     one model's mean) with per-seed standard deviation ``sd`` is at most
-    +-``half_width`` at ``confidence``; ``None`` beyond ``most``."""
+    +-``half_width`` at ``confidence``; ``None`` beyond ``most``. ``sd`` is
+    taken as known: from a few seeds' estimate the count is a guess, as
+    likely short as long."""
+    if half_width <= 0:
+        raise ValueError(f'seeds_for: half_width must be > 0, got '
+                         f'{half_width}')
     if sd <= 0:
         return 2
     tail = 1 - (1 - confidence) / 2

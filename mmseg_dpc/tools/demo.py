@@ -10,9 +10,9 @@
 4. search the DPC space on the proxy task (cells trained alone on the
    cached features), re-rank the best cells on the full task (each model
    starts from the step-2 backbone, its head from scratch), then the
-   verdict: the best re-ranked cell, the search's median cell, mmseg's
-   ASPP head and the released cell, each trained on the full task with 3
-   more seeds (the search config's ``verdict``);
+   verdict: the best re-ranked cell against mmseg's ASPP head, each
+   trained on the full task with 2 more seeds, a third where undecided
+   (the search config's ``verdict``);
 5. write the report (plots, leaderboard, proxy vs full, the verdict).
 
 With ``--fidelity`` (``make fidelity``), steps 4-5 give way to the proxy

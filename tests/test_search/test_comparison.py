@@ -151,6 +151,8 @@ def test_pooled_models_count_each_about_its_own_mean():
         noise_ratio([[80.0]], b)
     with pytest.raises(ValueError, match='do not vary'):
         noise_ratio(a, [[85.0, 85.0]])
+    # two runs have tied deviations from their median: no spread test
+    assert noise_ratio([[80.0, 82.0]], [[85.0, 86.0]]).p is None
 
 
 def test_seeds_for_is_the_first_seed_count_whose_interval_fits():
@@ -163,3 +165,5 @@ def test_seeds_for_is_the_first_seed_count_whose_interval_fits():
         assert width(n) <= half < width(n - 1)
     assert seeds_for(0.0, 1.0) == 2
     assert seeds_for(100.0, 0.01, most=50) is None
+    with pytest.raises(ValueError, match='half_width'):
+        seeds_for(1.0, 0.0)

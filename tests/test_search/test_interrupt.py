@@ -44,6 +44,25 @@ def none_left(pids, timeout=30):
     return [p for p in pids if alive(p)]
 
 
+def ctrl_c_when(reached, cfg, wd, log, timeout=600):
+    """Start the search, Ctrl-C it once ``reached()``: it exits 130 saying
+    so, without a traceback, and leaves no process of its own."""
+    with open(log, 'w') as out:
+        driver = start(cfg, wd, out)
+        deadline = time.time() + timeout
+        while time.time() < deadline and not reached():
+            assert driver.poll() is None, 'the search ended before the signal'
+            time.sleep(0.2)
+        assert reached(), 'the search never reached the point of the signal'
+        started = descendants(driver.pid)
+        driver.send_signal(signal.SIGINT)
+        rc = driver.wait(timeout=120)
+    text = log.read_text()
+    assert rc == 130, text[-3000:]
+    assert 'interrupted by SIGINT' in text and 'Traceback' not in text
+    assert none_left(started) == []
+
+
 @pytest.mark.parametrize('signum,group', [
     (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
     ids=['SIGINT', 'SIGTERM', 'Ctrl-C to the process group'])
@@ -113,17 +132,8 @@ def test_ctrl_c_during_re_ranking_keeps_the_search(
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=3,
                         rerank=rerank_options(shapes_root, 2, 60))
     wd = tmp_path / 'work'
-    log = tmp_path / 'first.log'
-    with open(log, 'w') as out:
-        driver = start(cfg, wd, out)
-        wait_for('rerank', wd, driver)
-        started = descendants(driver.pid)
-        driver.send_signal(signal.SIGINT)
-        rc = driver.wait(timeout=120)
-    text = log.read_text()
-    assert rc == 130, text[-3000:]
-    assert 'interrupted by SIGINT' in text and 'Traceback' not in text
-    assert none_left(started) == []
+    ctrl_c_when(lambda: _phase_reached('rerank', wd), cfg, wd,
+                tmp_path / 'first.log')
     trials = {p: p.stat().st_mtime for p in wd.glob('trials/*/result.json')}
     assert len(trials) == 3
     statuses = [json.loads(p.read_text())['status']
@@ -178,23 +188,8 @@ def test_ctrl_c_during_the_verdict_keeps_search_and_re_ranking(
                         verdict=dict(seeds=2, max_seeds=2, median_cell=False,
                                      baselines={'mmseg ASPP': ASPP}))
     wd = tmp_path / 'work'
-    log = tmp_path / 'first.log'
-    with open(log, 'w') as out:
-        driver = start(cfg, wd, out)
-        deadline = time.time() + 600
-        while time.time() < deadline and not any(
-                (wd / 'verdict').glob('*/train.log')):
-            assert driver.poll() is None, 'the search ended before the signal'
-            time.sleep(0.2)
-        assert any((wd / 'verdict').glob('*/train.log')), \
-            'the search never reached the verdict'
-        started = descendants(driver.pid)
-        driver.send_signal(signal.SIGINT)
-        rc = driver.wait(timeout=120)
-    text = log.read_text()
-    assert rc == 130, text[-3000:]
-    assert 'interrupted by SIGINT' in text and 'Traceback' not in text
-    assert none_left(started) == []
+    ctrl_c_when(lambda: any((wd / 'verdict').glob('*/train.log')), cfg, wd,
+                tmp_path / 'first.log')
     assert not (wd / 'verdicts.json').exists()
     done = {p: p.stat().st_mtime for p in
             [*wd.glob('trials/*/result.json'),

@@ -238,6 +238,14 @@ HALF_WIDTH = 1.0  # mIoU: #20's target for "searched cell vs ASPP"
 VERDICT_COMPARISONS = 3
 
 
+def aspp_reference(rows: List[dict]) -> Callable[[str], Optional[dict]]:
+    """The ASPP row a DPC row of an ablation is compared with: ASPP's own
+    under that ablation, its as_is one for a DPC-only ablation."""
+    aspp = next((r['model'] for r in rows if not r['dpc']), None)
+    cell = {(r['model'], r['ablation']): r for r in rows}
+    return lambda ab: cell.get((aspp, 'as_is' if ab in DPC_ONLY else ab))
+
+
 def markdown(table: dict) -> str:
     """Seed std (mean) of each model under each ablation, each DPC head's
     std against the ASPP head's under the same ablation, and the DPC
@@ -249,7 +257,7 @@ def markdown(table: dict) -> str:
     names = list(dict.fromkeys(r['model'] for r in rows))
     ablations = list(dict.fromkeys(r['ablation'] for r in rows))
     cell = {(r['model'], r['ablation']): r for r in rows}
-    aspp = next((r['model'] for r in rows if not r['dpc']), None)
+    reference = aspp_reference(rows)
     lines = ['| ablation | ' + ' | '.join(names) +
              ' | DPC std / ASPP std | DPC heads pooled / ASPP (95% CI), '
              'p equal spread |',
@@ -262,7 +270,7 @@ def markdown(table: dict) -> str:
         return f'{std} ({r["mean"]:.2f})'
 
     for ab in ablations:
-        base = cell.get((aspp, 'as_is' if ab in DPC_ONLY else ab))
+        base = reference(ab)
         dpc = [cell[(n, ab)] for n in names if (n, ab) in cell
                and cell[(n, ab)]['dpc'] and len(cell[(n, ab)]['miou']) > 1]
         usable = base is not None and bool(base['std'])
@@ -283,8 +291,8 @@ def markdown(table: dict) -> str:
             'own mean; interval from the F distribution, p from the '
             'Brown-Forsythe test, both taking the runs as independent (runs '
             'that share a seed share its data order: where that noise is '
-            'common, the interval is too narrow).\n\n' + '\n'.join(lines) + '\n\n'
-            + seeds_needed(table))
+            'common, the interval is too narrow).\n\n'
+            + '\n'.join(lines) + '\n\n' + seeds_needed(table))
 
 
 def seeds_needed(table: dict, half_width: float = HALF_WIDTH) -> str:
@@ -294,8 +302,7 @@ def seeds_needed(table: dict, half_width: float = HALF_WIDTH) -> str:
     :data:`VERDICT_COMPARISONS` comparisons."""
     from mmseg_dpc.search.comparison import seeds_for
     rows: List[dict] = table['rows']
-    cell = {(r['model'], r['ablation']): r for r in rows}
-    aspp = next((r['model'] for r in rows if not r['dpc']), None)
+    reference = aspp_reference(rows)
     holm = 1 - 0.05 / VERDICT_COMPARISONS
     lines = [f'Seeds for a +-{half_width} mIoU interval of a DPC head '
              f'against ASPP (paired by seed; Holm: the first of '
@@ -305,8 +312,7 @@ def seeds_needed(table: dict, half_width: float = HALF_WIDTH) -> str:
              '| --- |']
     order = list(dict.fromkeys(r['ablation'] for r in rows))
     for r in sorted(rows, key=lambda r: order.index(r['ablation'])):
-        base = cell.get((aspp, 'as_is' if r['ablation'] in DPC_ONLY
-                          else r['ablation']))
+        base = reference(r['ablation'])
         if not r['dpc'] or base is None:
             continue
         a = dict(zip(r.get('seeds', table['seeds']), r['miou']))

@@ -138,6 +138,42 @@ def check_supernet_space(space: DPCSearchSpace, head: DPCSupernetHead
                          'space vs supernet: ' + '; '.join(diff) + ')')
 
 
+def label_codes(labels: torch.Tensor, num_classes: int,
+                ignore_index: int = 255) -> torch.Tensor:
+    """``label * C`` per pixel, ``C * C`` where ignored: a prediction added
+    to it is the pixel's bin of the confusion matrix (ignored pixels land
+    in bins past ``C * C``). Made once per validation split."""
+    return torch.where(labels == ignore_index,
+                       torch.full_like(labels, num_classes * num_classes),
+                       labels * num_classes)
+
+
+def miou_of_logits(logits: torch.Tensor, codes: torch.Tensor,
+                   num_classes: int, align_corners: bool = False,
+                   chunk: int = 16) -> float:
+    """mIoU (percent, unrounded) as mmseg's IoUMetric counts it: logits
+    upsampled bilinearly to the labels' size, per-class intersection over
+    union of the whole split, classes absent from labels and predictions
+    left out; ``codes`` from :func:`label_codes`, ``chunk`` maps at a time.
+
+    Written for speed, since one-shot scoring runs it once per cell:
+    ``max(1)[1]`` (the first maximum, as ``argmax``; about 13x faster on
+    CPU along the class dimension) and one bincount over every pixel
+    (boolean indexing of the whole split was most of its cost)."""
+    c = num_classes
+    hist = torch.zeros(c * c + c, dtype=torch.long, device=logits.device)
+    for i in range(0, logits.shape[0], chunk):
+        code = codes[i:i + chunk]
+        pred = resize(logits[i:i + chunk], size=code.shape[1:],
+                      mode='bilinear', align_corners=align_corners).max(1)[1]
+        hist += torch.bincount((code + pred).view(-1), minlength=c * c + c)
+    hist = hist[:c * c].view(c, c).double()
+    inter = hist.diag()
+    union = hist.sum(0) + hist.sum(1) - inter
+    iou = inter[union > 0] / union[union > 0]
+    return float(iou.mean() * 100) if iou.numel() else float('nan')
+
+
 class OneShotScorer:
     """Scores cells with a trained supernet's inherited weights.
 
@@ -173,6 +209,7 @@ class OneShotScorer:
         self.val = val
         self._memo: 'OrderedDict[ChainKey, _BranchOutputs]' = OrderedDict()
         self._memo_bytes = 0
+        self._codes: Optional[Tuple[int, torch.Tensor]] = None
         self.memo_hits = 0
         self.memo_misses = 0
 
@@ -277,26 +314,13 @@ class OneShotScorer:
         return self._miou(self.head.cls_seg(feat))
 
     def _miou(self, logits: torch.Tensor) -> float:
-        """mIoU as mmseg's IoUMetric: per-class intersection over union of
-        the whole split, classes absent from labels and predictions left
-        out."""
         c = logits.shape[1]
-        labels = self.val.labels
-        hist = torch.zeros(c * c, dtype=torch.long, device=logits.device)
-        size = self.options.eval_batch_size
-        for i in range(0, logits.shape[0], size):
-            lab = labels[i:i + size]
-            pred = resize(logits[i:i + size], size=lab.shape[1:],
-                          mode='bilinear',
-                          align_corners=self.head.align_corners).argmax(1)
-            keep = lab != self.ignore_index
-            hist += torch.bincount(lab[keep] * c + pred[keep],
-                                   minlength=c * c)
-        hist = hist.view(c, c).double()
-        inter = hist.diag()
-        union = hist.sum(0) + hist.sum(1) - inter
-        iou = inter[union > 0] / union[union > 0]
-        return float(iou.mean() * 100) if iou.numel() else float('nan')
+        if self._codes is None or self._codes[0] != c:
+            self._codes = (c, label_codes(self.val.labels, c,
+                                          self.ignore_index))
+        return miou_of_logits(logits, self._codes[1], c,
+                              self.head.align_corners,
+                              self.options.eval_batch_size)
 
     def _order(self, cells: List[Tuple[Branch, ...]]) -> List[int]:
         if self.options.order == 'given':

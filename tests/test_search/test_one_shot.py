@@ -19,7 +19,8 @@ from mmseg_dpc.models.utils import TOP1_CITYSCAPES, reestimate_bn_statistics
 from mmseg_dpc.search import Architecture, DPCSearchSpace
 from mmseg_dpc.search.cached_batches import load_feature_batch
 from mmseg_dpc.search.one_shot import (OneShotOptions, OneShotScorer,
-                                       check_supernet_space)
+                                       check_supernet_space, label_codes,
+                                       miou_of_logits)
 
 from ..conftest import REPO
 from ..test_models.test_utils.test_dpc_supernet import CHAINED
@@ -93,6 +94,29 @@ def reference_miou(head, arch, cfg, bn_inputs, num_val=None):
             preds = seg.predict(batch['inputs'], batch['data_samples'])
         metric.process({}, [p.to_dict() for p in preds])
     return metric.compute_metrics(metric.results)['mIoU']
+
+
+def test_the_metric_counts_as_mmsegs_iou_metric():
+    """Ignored pixels, a class never labelled, chunks that split the maps
+    unevenly: the fast confusion matrix gives IoUMetric's mIoU."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(5, 4, 6, 6, generator=g)
+    labels = torch.randint(0, 4, (5, 24, 24), generator=g)
+    labels[labels == 3] = 2  # class 3 only ever predicted
+    labels[:, :5] = 255
+    metric = IoUMetric(iou_metrics=['mIoU'])
+    metric.dataset_meta = dict(classes=('a', 'b', 'c', 'd'))
+    up = torch.nn.functional.interpolate(logits, size=(24, 24),
+                                         mode='bilinear', align_corners=False)
+    metric.process({}, [dict(pred_sem_seg=dict(data=u.argmax(0)[None]),
+                             gt_sem_seg=dict(data=lab[None]))
+                        for u, lab in zip(up, labels)])
+    ref = metric.compute_metrics(metric.results)['mIoU']
+    got = miou_of_logits(logits, label_codes(labels, 4), 4, chunk=2)
+    assert got == pytest.approx(ref, abs=0.006)
+    # the ignored pixels are left out: counting them as class 3 changes it
+    assert miou_of_logits(logits, label_codes(labels.clamp(max=3), 4), 4,
+                          chunk=2) != pytest.approx(got, abs=0.1)
 
 
 def random_head(cfg, sharing):

@@ -33,8 +33,9 @@ class DPCSupernetHead(BaseDecodeHead):
     Args:
         num_branches, rates, grids, ops, sharing: the space and the sharing
             granularity (:class:`DPCSupernet`).
-        output_stride, rate_multiplier, cell_dropout_ratio: as
-            :class:`DPCHead`.
+        output_stride, rate_multiplier, cell_dropout_ratio,
+            cell_dropout_type: as :class:`DPCHead` (and so the exported
+            heads).
         sample_seed: seed of the training cells' sequence.
         eval_arch: the cell inference computes by default.
         **kwargs: :class:`BaseDecodeHead` arguments (``channels`` is every
@@ -50,6 +51,7 @@ class DPCSupernetHead(BaseDecodeHead):
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  cell_dropout_ratio: float = 0.1,
+                 cell_dropout_type: str = 'channel',
                  sample_seed: int = 0,
                  eval_arch: Optional[CellLike] = None,
                  **kwargs) -> None:
@@ -58,6 +60,7 @@ class DPCSupernetHead(BaseDecodeHead):
             kwargs, output_stride=output_stride,
             rate_multiplier=rate_multiplier,
             cell_dropout_ratio=cell_dropout_ratio,
+            cell_dropout_type=cell_dropout_type,
             rates=list(rates), grids=list(grids)))
         super().__init__(**kwargs)
         if isinstance(sample_seed, bool) or not isinstance(sample_seed, int):
@@ -67,7 +70,8 @@ class DPCSupernetHead(BaseDecodeHead):
             self.in_channels, self.channels, num_branches=num_branches,
             rates=rates, grids=grids, ops=ops, sharing=sharing,
             output_stride=output_stride, rate_multiplier=rate_multiplier,
-            dropout_ratio=cell_dropout_ratio, conv_cfg=self.conv_cfg,
+            dropout_ratio=cell_dropout_ratio, dropout_type=cell_dropout_type,
+            conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
             align_corners=self.align_corners)
         self.sample_seed = sample_seed

@@ -37,7 +37,7 @@ from .atrous_conv import AtrousConv2d
 from .cell_spec import (CONV1X1, OPS, PAPER_GRIDS, PAPER_RATES,
                         PYRAMID_POOLING, SEP_CONV3X3, Branch, CellLike,
                         parse_cell)
-from .dense_prediction_cell import PyramidPooling
+from .dense_prediction_cell import PyramidPooling, cell_dropout
 
 #: Sharing granularities of the separable convolutions.
 SHARING: Tuple[str, ...] = ('rate_pair', 'position')
@@ -122,8 +122,9 @@ class DPCSupernet(nn.Module):
         num_branches, rates, grids, ops: the space (the paper's by default,
             as :class:`DPCSearchSpace`).
         sharing: ``'rate_pair'`` or ``'position'`` (module docs).
-        output_stride, rate_multiplier, dropout_ratio, conv_cfg, norm_cfg,
-            act_cfg, align_corners: as :class:`DensePredictionCell`.
+        output_stride, rate_multiplier, dropout_ratio, dropout_type,
+            conv_cfg, norm_cfg, act_cfg, align_corners: as
+            :class:`DensePredictionCell`.
     """
 
     def __init__(self,
@@ -137,6 +138,7 @@ class DPCSupernet(nn.Module):
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  dropout_ratio: float = 0.1,
+                 dropout_type: str = 'channel',
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
                  act_cfg: Optional[dict] = dict(type='ReLU'),
@@ -189,8 +191,7 @@ class DPCSupernet(nn.Module):
                 kinds.append((BRANCH, channels))
             self.branches.append(nn.ModuleDict({
                 kind: self._make_ops(cin) for kind, cin in kinds}))
-        self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 \
-            else nn.Identity()
+        self.dropout = cell_dropout(dropout_ratio, dropout_type)
         self.project = ConvModule(channels * num_branches, channels, 1,
                                   **self._conv_kwargs)
 

@@ -61,6 +61,16 @@ def test_export_prefix_loads_into_a_segmentor():
                         strict=True)
 
 
+@pytest.mark.parametrize('kind,module', [('element', torch.nn.Dropout),
+                                         ('channel', torch.nn.Dropout2d)])
+def test_the_cell_dropout_type_is_the_supernets_and_its_exports(kind,
+                                                                module):
+    head = MODELS.build(head_cfg(cell_dropout_type=kind))
+    assert type(head.supernet.dropout) is module
+    exported = MODELS.build(head.cell_head_config(CHAINED))
+    assert type(exported.dpc.dropout) is module
+
+
 def test_training_samples_the_seeded_sequence_and_counts_it():
     head = MODELS.build(head_cfg(sample_seed=5))
     assert int(head.num_sampled) == 0
@@ -121,3 +131,6 @@ def test_bad_settings_are_named():
                                               rate=[2, 2], input=-1)] * 5))
     with pytest.raises(ValueError, match='sample_seed'):
         MODELS.build(head_cfg(sample_seed='0'))
+    with pytest.raises(ValueError, match="dropout_type must be one of "
+                       r"\['channel', 'element'\], got 'pixel'"):
+        MODELS.build(head_cfg(cell_dropout_type='pixel'))

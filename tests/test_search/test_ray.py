@@ -104,10 +104,15 @@ def ray_tmpdir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def start_cluster(nodes: int):
+def start_cluster(nodes: int, dashboard: bool = True):
+    """A local cluster of ``nodes`` one-CPU nodes. The kill tests need the
+    dashboard (Ray's state API lists the tasks); a cluster started beside
+    the module's ``two_nodes`` goes without: its fixed port (8265) is that
+    cluster's ("Failed to bind to 127.0.0.1:8265")."""
     from ray.cluster_utils import Cluster
     cluster = Cluster(initialize_head=True,
-                      head_node_args=dict(num_cpus=1))
+                      head_node_args=dict(num_cpus=1,
+                                          include_dashboard=dashboard))
     for _ in range(nodes - 1):
         cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
@@ -182,12 +187,14 @@ def _mount_namespaces_work() -> bool:
         os.rmdir(probe)
 
 
-def start_node_in_own_mounts(address: str, hide=(), read_only=()):
+def start_node_in_own_mounts(address: str, log: str, hide=(),
+                             read_only=()):
     """A Ray node (``ray start``) joining the cluster at ``address``,
     whose processes live in their own mount namespace: each of ``hide``
     an empty folder there, each of ``read_only`` read-only (as on a
     machine that does not mount the shared file system, or mounts it
-    read-only). Returns the ``ray start`` process."""
+    read-only). Returns the ``ray start`` process; its output goes to
+    ``log``."""
     script = ['set -e']
     script += [f'mount -t tmpfs tmpfs "{p}"' for p in hide]
     script += [f'mount --bind "{p}" "{p}"; mount -o remount,bind,ro "{p}"'
@@ -199,8 +206,21 @@ def start_node_in_own_mounts(address: str, hide=(), read_only=()):
             ['--map-root-user'] if os.geteuid() else []),
          'sh', '-c', '\n'.join(script), 'sh', ray_cli, 'start',
          f'--address={address}', '--num-cpus=1', '--block'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=open(log, 'w'), stderr=subprocess.STDOUT,
         start_new_session=True)
+
+
+def joined_nodes(cluster, node: subprocess.Popen, log: str) -> list:
+    """The cluster's alive nodes once ``node`` has joined (polled); fails
+    at once, with the node's output, where its ``ray start`` has ended."""
+    def joined():
+        if node.poll() is not None:
+            with open(log) as f:
+                raise AssertionError(f'ray start ended ({node.returncode}) '
+                                     f'before the node joined:\n'
+                                     f'{f.read()[-3000:]}')
+        return len(alive_nodes(cluster)) == 2 and alive_nodes(cluster)
+    return until(joined, 'the second node joined')
 
 
 def stop_node(proc: subprocess.Popen) -> None:
@@ -239,15 +259,15 @@ def test_a_search_refuses_to_start_naming_the_node_that_cannot(
     wd = tmp_path / 'work'
     wd.mkdir()
     no_cache = node.startswith('without the cache')
-    cluster = start_cluster(1)
+    cluster = start_cluster(1, dashboard=False)
     joined = None
     try:
+        log = str(tmp_path / 'node.log')
         joined = start_node_in_own_mounts(
-            cluster.address,
+            cluster.address, log,
             hide=[feature_cache] if no_cache else [str(wd)],
             read_only=[str(wd)] if no_cache else [])
-        nodes = until(lambda: len(alive_nodes(cluster)) == 2
-                      and alive_nodes(cluster), 'the second node joined')
+        nodes = joined_nodes(cluster, joined, log)
         head = cluster.head_node.node_id
         other, = set(nodes) - {head}
         proc = subprocess.run(

@@ -59,6 +59,23 @@ def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
                 'params', '--work-dir', str(tmp_path))
     table = [line for line in out.splitlines() if ' | ' in line]
     assert [line for line in again.splitlines() if ' | ' in line] == table
+    # its supernet scored under two settings: the reference's own settings
+    # again rank exactly as it (scoring is deterministic)
+    supernet = str(tmp_path / 'cheap' / 'one_shot-rate_pair' / 'supernet')
+    knobs = run('one_shot_scoring.py', supernet, '--cells', '5',
+                '--reference', '1x8', '--variants', '1x8', '1x4')
+    assert re.search(r'^\| 1 x 8 \(reference\) \| [\d.]+ \| 1.00x', knobs,
+                     re.M), knobs
+    same = re.search(r'^\| 1 x 8 \| [\d.]+ \| [\d.]+x \| (\S+) .*\| (\S+) ',
+                     knobs, re.M)
+    assert same and same.groups() in (('1.000', '1.000'), ('n/a', 'n/a')), \
+        knobs
+    assert re.search(r'^\| 1 x 4 \| [\d.]+ \| [\d.]+x \|', knobs, re.M)
+    bad = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmarks',
+                                  'one_shot_scoring.py'),
+         supernet, '--variants', '2y3'], capture_output=True, text=True)
+    assert bad.returncode == 2 and "'2y3': a setting is KxV" in bad.stderr
 
 
 def test_search_efficiency_prefiltered_arms_quick(tmp_path):

@@ -140,12 +140,17 @@ def check_supernet_space(space: DPCSearchSpace, head: DPCSupernetHead
 
 def label_codes(labels: torch.Tensor, num_classes: int,
                 ignore_index: int = 255) -> torch.Tensor:
-    """``label * C`` per pixel, ``C * C`` where ignored: a prediction added
-    to it is the pixel's bin of the confusion matrix (ignored pixels land
-    in bins past ``C * C``). Made once per validation split."""
+    """``label * C`` per pixel: a prediction added to it is the pixel's bin
+    of a confusion matrix of ``C + 2`` rows, row ``C`` for labels outside
+    ``[0, C)`` (mmseg's IoUMetric counts their predictions, not their
+    labels) and row ``C + 1`` for ignored pixels (counted nowhere). Made
+    once per validation split (int32: half the labels' memory)."""
+    c = num_classes
+    out = torch.where((labels >= 0) & (labels < c), labels * c,
+                      torch.full_like(labels, c * c))
     return torch.where(labels == ignore_index,
-                       torch.full_like(labels, num_classes * num_classes),
-                       labels * num_classes)
+                       torch.full_like(labels, (c + 1) * c),
+                       out).to(torch.int32)
 
 
 def miou_of_logits(logits: torch.Tensor, codes: torch.Tensor,
@@ -161,18 +166,18 @@ def miou_of_logits(logits: torch.Tensor, codes: torch.Tensor,
     CPU along the class dimension) and one bincount over every pixel
     (boolean indexing of the whole split was most of its cost)."""
     c = num_classes
-    hist = torch.zeros(c * c + c, dtype=torch.long, device=logits.device)
+    bins = (c + 2) * c
+    hist = torch.zeros(bins, dtype=torch.long, device=logits.device)
     for i in range(0, logits.shape[0], chunk):
         code = codes[i:i + chunk]
         pred = resize(logits[i:i + chunk], size=code.shape[1:],
                       mode='bilinear', align_corners=align_corners).max(1)[1]
-        hist += torch.bincount((code + pred).view(-1), minlength=c * c + c)
-    hist = hist[:c * c].view(c, c).double()
-    inter = hist.diag()
-    union = hist.sum(0) + hist.sum(1) - inter
+        hist += torch.bincount((code + pred).view(-1), minlength=bins)
+    hist = hist.view(c + 2, c).double()
+    inter = hist[:c].diag()
+    union = hist[:c + 1].sum(0) + hist[:c].sum(1) - inter
     iou = inter[union > 0] / union[union > 0]
     return float(iou.mean() * 100) if iou.numel() else float('nan')
-
 
 class OneShotScorer:
     """Scores cells with a trained supernet's inherited weights.
@@ -209,7 +214,7 @@ class OneShotScorer:
         self.val = val
         self._memo: 'OrderedDict[ChainKey, _BranchOutputs]' = OrderedDict()
         self._memo_bytes = 0
-        self._codes: Optional[Tuple[int, torch.Tensor]] = None
+        self._codes: Optional[Tuple[Tuple[int, int], torch.Tensor]] = None
         self.memo_hits = 0
         self.memo_misses = 0
 
@@ -315,9 +320,9 @@ class OneShotScorer:
 
     def _miou(self, logits: torch.Tensor) -> float:
         c = logits.shape[1]
-        if self._codes is None or self._codes[0] != c:
-            self._codes = (c, label_codes(self.val.labels, c,
-                                          self.ignore_index))
+        if self._codes is None or self._codes[0] != (c, self.ignore_index):
+            self._codes = ((c, self.ignore_index),
+                           label_codes(self.val.labels, c, self.ignore_index))
         return miou_of_logits(logits, self._codes[1], c,
                               self.head.align_corners,
                               self.options.eval_batch_size)

@@ -96,26 +96,32 @@ def reference_miou(head, arch, cfg, bn_inputs, num_val=None):
     return metric.compute_metrics(metric.results)['mIoU']
 
 
-def test_the_metric_counts_as_mmsegs_iou_metric():
-    """Ignored pixels, a class never labelled, chunks that split the maps
+@pytest.mark.parametrize('out_of_range', [False, True],
+                         ids=['labels in range', 'a label >= C'])
+def test_the_metric_counts_as_mmsegs_iou_metric(out_of_range):
+    """Ignored pixels, a class only predicted, a class neither labelled
+    nor predicted, labels outside the classes, chunks that split the maps
     unevenly: the fast confusion matrix gives IoUMetric's mIoU."""
     g = torch.Generator().manual_seed(0)
-    logits = torch.randn(5, 4, 6, 6, generator=g)
+    logits = torch.randn(5, 5, 6, 6, generator=g)
+    logits[:, 4] = -10  # class 4: never predicted, never labelled
     labels = torch.randint(0, 4, (5, 24, 24), generator=g)
-    labels[labels == 3] = 2  # class 3 only ever predicted
+    labels[labels == 3] = 2  # class 3: only ever predicted
     labels[:, :5] = 255
+    if out_of_range:
+        labels[:, 5:8] = 7
     metric = IoUMetric(iou_metrics=['mIoU'])
-    metric.dataset_meta = dict(classes=('a', 'b', 'c', 'd'))
+    metric.dataset_meta = dict(classes=('a', 'b', 'c', 'd', 'e'))
     up = torch.nn.functional.interpolate(logits, size=(24, 24),
                                          mode='bilinear', align_corners=False)
     metric.process({}, [dict(pred_sem_seg=dict(data=u.argmax(0)[None]),
                              gt_sem_seg=dict(data=lab[None]))
                         for u, lab in zip(up, labels)])
     ref = metric.compute_metrics(metric.results)['mIoU']
-    got = miou_of_logits(logits, label_codes(labels, 4), 4, chunk=2)
+    got = miou_of_logits(logits, label_codes(labels, 5), 5, chunk=2)
     assert got == pytest.approx(ref, abs=0.006)
     # the ignored pixels are left out: counting them as class 3 changes it
-    assert miou_of_logits(logits, label_codes(labels.clamp(max=3), 4), 4,
+    assert miou_of_logits(logits, label_codes(labels.clamp(max=3), 5), 5,
                           chunk=2) != pytest.approx(got, abs=0.1)
 
 

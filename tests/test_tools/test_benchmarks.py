@@ -76,6 +76,13 @@ def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
                                   'one_shot_scoring.py'),
          supernet, '--variants', '2y3'], capture_output=True, text=True)
     assert bad.returncode == 2 and "'2y3': a setting is KxV" in bad.stderr
+    big = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'benchmarks',
+                                  'one_shot_scoring.py'),
+         supernet, '--reference', '1x8', '--variants', '1x999'],
+        capture_output=True, text=True)
+    assert big.returncode == 2 and '1x999: 1 BN batches of' in big.stderr \
+        and 'validation maps; the cache holds' in big.stderr, big.stderr
 
 
 def test_search_efficiency_prefiltered_arms_quick(tmp_path):

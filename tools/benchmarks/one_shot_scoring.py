@@ -1,7 +1,7 @@
 """How few BN batches and validation maps rank cells as well as many?
 
     python tools/benchmarks/one_shot_scoring.py SUPERNET_RUN_DIR
-        [--cells 300] [--seed 0] [--reference 4 64]
+        [--cells 300] [--seed 0] [--reference 4x64]
         [--variants 1x64 2x64 8x64 4x16 4x32 2x32] [--device cpu]
 
 SUPERNET_RUN_DIR is a trained supernet's run (its ``config.py`` and
@@ -99,6 +99,15 @@ def main():
     mmseg_dpc.register_all_modules()
     cfg_path, checkpoint = supernet_run(a.run_dir)
     cfg = Config.fromfile(cfg_path)
+    from mmseg_dpc.search.cached_batches import split_size
+    maps = dict(train=split_size(cfg, 'train_dataloader'),
+                val=split_size(cfg, 'val_dataloader'))
+    batch = cfg.train_dataloader.batch_size
+    for k, v in [a.reference, *a.variants]:
+        if k * batch > maps['train'] or v > maps['val']:
+            p.error(f'{k}x{v}: {k} BN batches of {batch} and {v} validation '
+                    f'maps; the cache holds {maps["train"]} training and '
+                    f'{maps["val"]} validation maps')
     head = cfg.model.decode_head
     space = DPCSearchSpace(**{k: head[k] for k in
                               ('num_branches', 'rates', 'grids', 'ops')

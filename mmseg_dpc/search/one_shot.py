@@ -179,6 +179,7 @@ def miou_of_logits(logits: torch.Tensor, codes: torch.Tensor,
     iou = inter[union > 0] / union[union > 0]
     return float(iou.mean() * 100) if iou.numel() else float('nan')
 
+
 class OneShotScorer:
     """Scores cells with a trained supernet's inherited weights.
 
@@ -214,7 +215,9 @@ class OneShotScorer:
         self.val = val
         self._memo: 'OrderedDict[ChainKey, _BranchOutputs]' = OrderedDict()
         self._memo_bytes = 0
-        self._codes: Optional[Tuple[Tuple[int, int], torch.Tensor]] = None
+        # the validation labels as confusion-matrix codes, for the metric
+        self._codes = label_codes(val.labels, head.out_channels,
+                                  ignore_index)
         self.memo_hits = 0
         self.memo_misses = 0
 
@@ -319,11 +322,7 @@ class OneShotScorer:
         return self._miou(self.head.cls_seg(feat))
 
     def _miou(self, logits: torch.Tensor) -> float:
-        c = logits.shape[1]
-        if self._codes is None or self._codes[0] != (c, self.ignore_index):
-            self._codes = ((c, self.ignore_index),
-                           label_codes(self.val.labels, c, self.ignore_index))
-        return miou_of_logits(logits, self._codes[1], c,
+        return miou_of_logits(logits, self._codes, logits.shape[1],
                               self.head.align_corners,
                               self.options.eval_batch_size)
 

@@ -66,11 +66,12 @@ def score(cfg, checkpoint, cells, k, v, device):
 def corr(agree, name):
     """``'0.812 [0.78, 0.84]'``; ``n/a`` where undefined (a constant
     side, e.g. every cell scoring alike)."""
+    from mmseg_dpc.search.progress import num
     value, ci = agree[name], agree[f'{name}_ci95']
     if value is None:
-        return 'n/a'
-    return f'{value:.3f} ' + ('[n/a]' if ci is None or None in ci else
-                              f'[{ci[0]:.2f}, {ci[1]:.2f}]')
+        return num(value)
+    return f'{num(value, 3)} ' + ('[n/a]' if ci is None or None in ci else
+                                  f'[{num(ci[0])}, {num(ci[1])}]')
 
 
 def main():
@@ -93,13 +94,13 @@ def main():
 
     import mmseg_dpc
     from mmseg_dpc.analysis.fidelity import summarize
+    from mmseg_dpc.search.cached_batches import split_size
     from mmseg_dpc.search.cheap_stage import uniform_candidates
     from mmseg_dpc.search.space import DPCSearchSpace
     from mmseg_dpc.utils.third_party_log import third_party_log
     mmseg_dpc.register_all_modules()
     cfg_path, checkpoint = supernet_run(a.run_dir)
     cfg = Config.fromfile(cfg_path)
-    from mmseg_dpc.search.cached_batches import split_size
     maps = dict(train=split_size(cfg, 'train_dataloader'),
                 val=split_size(cfg, 'val_dataloader'))
     batch = cfg.train_dataloader.batch_size

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from mmseg_dpc.analysis.cheap_fidelity import ceiling, stage_fidelity
+from mmseg_dpc.tools.analysis.cheap_fidelity import nested_options
+from mmseg_dpc.tools.cli import schedule_options
 
 from ..conftest import REPO, run_tool
 from ..test_search.conftest import feature_cache  # noqa: F401 (fixture)
@@ -69,6 +71,28 @@ def test_fidelity_tool_cheap_stages_tiny_and_resumable(tmp_path,
     assert again.count('4 scored before, 0 to score') == 3
     assert json.loads((wd / 'cheap_fidelity.json').read_text())[
         'per_cell'] == res['per_cell']
+    # another supernet schedule, key by key: the supernet alone is trained
+    # again and its cells scored again; the proxy runs and zero-cost scores
+    # are kept
+    longer = run_tool(*args, *[f'supernet_cfg_options.{o}' for o in
+                               schedule_options(4)]).stdout
+    assert 'proxy: 8 runs done before, 0 to train' in longer
+    assert 'supernet: training' in longer
+    assert 'train_cfg.max_iters' in longer  # the key that differs, named
+    assert longer.count('4 scored before, 0 to score') == 2
+    assert '0 scored before, 4 to score' in longer
+
+
+def test_supernet_options_are_gathered_key_by_key():
+    assert nested_options({'bn_batches': 2,
+                           'supernet_cfg_options.train_cfg.max_iters': 9,
+                           'supernet_cfg_options.param_scheduler.0.end': 9}
+                          ) == {'bn_batches': 2, 'supernet_cfg_options': {
+                              'train_cfg.max_iters': 9,
+                              'param_scheduler.0.end': 9}}
+    with pytest.raises(ValueError, match='give its keys one by one'):
+        nested_options({'supernet_cfg_options': 3,
+                        'supernet_cfg_options.train_cfg.max_iters': 9})
 
 
 def test_fidelity_tool_names_an_unknown_cheap_stage(tmp_path, feature_cache,

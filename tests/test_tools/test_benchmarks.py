@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -33,12 +35,17 @@ def test_atrous_conv_benchmark_runs():
     assert 'geometric mean speed-up over 2 cells' in out
 
 
-def test_search_overhead_times_admission_by_study_size():
+@pytest.mark.parametrize('strategy', [[], ['--strategy', 'tpe']])
+def test_search_overhead_times_admission_by_study_size(strategy):
     out = run('search_overhead.py', '--study-size', '5', '40',
-              '--admissions', '3')
+              '--admissions', '3', *strategy)
     for n in (5, 40):
-        assert re.search(rf'study of +{n} trials: admission +[\d.]+ ms per '
-                         r'trial', out), out
+        m = re.search(rf'study of +{n} trials: admission +([\d.]+) ms per '
+                      r'trial \(median of 3\), of which +([\d.]+) ms in '
+                      r'the sampler', out)
+        assert m, out
+        admission, sampler = map(float, m.groups())
+        assert 0 < sampler <= admission
     assert re.search(r'N = +40: +[\d.]+x the admission time at N = 5', out)
 
 

@@ -22,8 +22,10 @@ pre-filled with N finished trials of distinct cells (Optuna's
 ``add_trials``), then K new trials are asked and admitted through the
 search's :class:`~mmseg_dpc.search.ledger.StudyLedger` as a driver does
 (ask, decode, cost, duplicate and quota check), each timed, with the
-``--strategy``'s sampler (the search config's by default). The paper ran
-28K trials; admission must not grow with the study.
+``--strategy``'s sampler (the search config's by default), and the share
+of it spent inside the sampler's own methods (which is the sampler's cost,
+whoever wrote it, as against the storage's and the ledger's). The paper
+ran 28K trials; admission must not grow with the study.
 """
 import argparse
 import glob
@@ -34,7 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Optional
+from typing import List, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -79,10 +81,32 @@ def prefilled_study(url: str, name: str, size: int, adapter,
     study.add_trials(trials)
 
 
+SAMPLER_METHODS = ('infer_relative_search_space', 'sample_relative',
+                   'sample_independent', 'before_trial', 'after_trial')
+
+
+def timed_sampler(sampler, spent: List[float]):
+    """``sampler`` with the time of each call of its own methods added to
+    ``spent[0]`` (instance attributes: its type and extras stay)."""
+    def timed(method):
+        def call(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+        return call
+    for name in SAMPLER_METHODS:
+        setattr(sampler, name, timed(getattr(sampler, name)))
+    return sampler
+
+
 def time_admissions(study_size: int, admissions: int, tmp: str,
-                    strategy: Optional[str] = None) -> float:
+                    strategy: Optional[str] = None) -> Tuple[float, float]:
     """Seconds per admission in a study of ``study_size`` trials (with
-    ``strategy``'s sampler, else the search config's)."""
+    ``strategy``'s sampler, else the search config's), median of
+    ``admissions``, and the seconds of it in the sampler (the median
+    admission's share)."""
     from mmseg_dpc import SEARCH_SPACES
     from mmseg_dpc.search import OptunaSpaceAdapter
     from mmseg_dpc.search.cost import head_cost
@@ -102,13 +126,15 @@ def time_admissions(study_size: int, admissions: int, tmp: str,
     prefilled_study(url, settings.study_name, study_size, adapter, space)
     print(f'study of {study_size} trials written in '
           f'{time.time() - start:.0f}s', flush=True)
-    ledger = StudyLedger(settings, url, build_sampler(
-        settings.strategy, space, settings.seed))
+    spent = [0.0]
+    ledger = StudyLedger(settings, url, timed_sampler(build_sampler(
+        settings.strategy, space, settings.seed), spent))
     ledger.start()
     dists = adapter.distributions()
-    took = []
+    took, in_sampler = [], []
     try:
         for _ in range(admissions):
+            spent[0] = 0.0
             start = time.perf_counter()
             trial = ledger.ask(dists)
             arch = adapter.from_params(trial.params)
@@ -117,12 +143,13 @@ def time_admissions(study_size: int, admissions: int, tmp: str,
             reason = ledger.admit(trial, arch, dict(params=c.params,
                                                     flops=c.flops))
             took.append(time.perf_counter() - start)
+            in_sampler.append(spent[0])
             if reason is None:  # as if trained: the study keeps growing
                 ledger.finish(trial, TrialState.COMPLETE, [0.0])
     finally:
         ledger.stop()
-    took.sort()
-    return took[len(took) // 2]
+    median = sorted(range(len(took)), key=took.__getitem__)[len(took) // 2]
+    return took[median], in_sampler[median]
 
 
 def study_size_mode(sizes, admissions: int,
@@ -131,9 +158,10 @@ def study_size_mode(sizes, admissions: int,
     per = {}
     print('strategy:', strategy or "the search config's")
     for n in sizes:
-        per[n] = time_admissions(n, admissions, tmp, strategy)
+        per[n], sampler = time_admissions(n, admissions, tmp, strategy)
         print(f'study of {n:6d} trials: admission {per[n] * 1e3:7.1f} ms '
-              f'per trial (median of {admissions})', flush=True)
+              f'per trial (median of {admissions}), of which '
+              f'{sampler * 1e3:7.1f} ms in the sampler', flush=True)
     smallest = per[min(sizes)]
     for n in sizes:
         print(f'N = {n:6d}: {per[n] / smallest:5.2f}x the admission time '

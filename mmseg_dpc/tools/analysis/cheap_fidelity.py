@@ -7,7 +7,9 @@ stand-alone proxy mIoU (:mod:`mmseg_dpc.analysis.cheap_fidelity`).
 Stages: ``one_shot:rate_pair``, ``one_shot:position`` (``one_shot``:
 both), any zero-cost score by name (``zero_cost``: all of them).
 ``--cheap-options`` sets the stages' strategy keys (e.g. ``bn_batches=2
-num_val=32 device=cuda``), each stage taking the keys it has.
+num_val=32 device=cuda``), each stage taking the keys it has; the
+supernet's config options go key by key
+(``supernet_cfg_options.train_cfg.max_iters=600``).
 """
 from __future__ import annotations
 
@@ -37,6 +39,29 @@ def stage_names(names: Sequence[str]) -> List[str]:
             raise ValueError(f'--cheap: unknown stage {name!r}; known: '
                              f'one_shot, zero_cost, {", ".join(known)}')
         out += [n for n in expanded if n not in out]
+    return out
+
+
+def nested_options(options: Mapping[str, Any]) -> Dict[str, Any]:
+    """``options`` with its ``supernet_cfg_options.KEY=VALUE`` entries
+    gathered into the ``supernet_cfg_options`` dict of ``KEY: VALUE``
+    (dotted keys, as ``Config.merge_from_dict`` takes them): ``DictAction``
+    passes no dict."""
+    out: Dict[str, Any] = {}
+    supernet: Dict[str, Any] = {}
+    for key, value in options.items():
+        head, dot, rest = key.partition('.')
+        if head == 'supernet_cfg_options' and dot:
+            supernet[rest] = value
+        else:
+            out[key] = value
+    if supernet:
+        given = out.get('supernet_cfg_options') or {}
+        if not isinstance(given, Mapping):
+            raise ValueError('--cheap-options: supernet_cfg_options is '
+                             f'{given!r}; give its keys one by one '
+                             '(supernet_cfg_options.train_cfg.max_iters=N)')
+        out['supernet_cfg_options'] = {**given, **supernet}
     return out
 
 
@@ -79,7 +104,7 @@ class CheapFidelity:
         from mmseg_dpc.search.cheap_stage import CheapStage
         from mmseg_dpc.search.cost import proxy_head_cost
         from mmseg_dpc.search.settings import STRATEGY_KEYS
-        options = dict(options or {})
+        options = nested_options(options or {})
         allowed = STRATEGY_KEYS['one_shot'] | STRATEGY_KEYS['zero_cost']
         unknown = sorted(set(options) - allowed)
         if unknown:

@@ -44,7 +44,8 @@ def parse_args():
                    'zero_cost or a zero-cost score (see '
                    'mmseg_dpc/tools/analysis/cheap_fidelity.py)')
     p.add_argument('--cheap-options', nargs='+', action=DictAction,
-                   help='the cheap stages\' keys, e.g. bn_batches=2')
+                   help='the cheap stages\' keys, e.g. bn_batches=2 '
+                   'supernet_cfg_options.train_cfg.max_iters=600')
     return p.parse_args()
 
 

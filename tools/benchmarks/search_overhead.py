@@ -87,14 +87,20 @@ SAMPLER_METHODS = ('infer_relative_search_space', 'sample_relative',
 
 def timed_sampler(sampler, spent: List[float]):
     """``sampler`` with the time of each call of its own methods added to
-    ``spent[0]`` (instance attributes: its type and extras stay)."""
+    ``spent[0]`` (instance attributes: its type and extras stay; a method
+    calling another is counted once)."""
+    depth = [0]
+
     def timed(method):
         def call(*args, **kwargs):
+            depth[0] += 1
             start = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
-                spent[0] += time.perf_counter() - start
+                depth[0] -= 1
+                if depth[0] == 0:
+                    spent[0] += time.perf_counter() - start
         return call
     for name in SAMPLER_METHODS:
         setattr(sampler, name, timed(getattr(sampler, name)))

@@ -23,8 +23,8 @@ pre-filled with N finished trials of distinct cells (Optuna's
 search's :class:`~mmseg_dpc.search.ledger.StudyLedger` as a driver does
 (ask, decode, cost, duplicate and quota check), each timed, with the
 ``--strategy``'s sampler (the search config's by default), and the share
-of it spent inside the sampler's own methods (which is the sampler's cost,
-whoever wrote it, as against the storage's and the ledger's). The paper
+of it spent inside the sampler's own methods (the sampler's cost, whoever
+wrote it, with the storage reads and ledger calls it makes). The paper
 ran 28K trials; admission must not grow with the study.
 """
 import argparse

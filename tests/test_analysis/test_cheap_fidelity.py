@@ -2,6 +2,7 @@
 uniform cells against their stand-alone proxy mIoU, on a tiny setting
 (real processes, generated data), resumable."""
 import json
+import re
 import subprocess
 import sys
 
@@ -93,6 +94,10 @@ def test_supernet_options_are_gathered_key_by_key():
     with pytest.raises(ValueError, match='give its keys one by one'):
         nested_options({'supernet_cfg_options': 3,
                         'supernet_cfg_options.train_cfg.max_iters': 9})
+    for key in ('supernet_cfg_options.', 'supernet_cfg_options.train_cfg.',
+                'supernet_cfg_options.train_cfg..max_iters'):
+        with pytest.raises(ValueError, match=re.escape(f'{key!r} has an empty key')):
+            nested_options({key: 9})
 
 
 def test_fidelity_tool_names_an_unknown_cheap_stage(tmp_path, feature_cache,

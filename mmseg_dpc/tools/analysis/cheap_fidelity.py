@@ -46,12 +46,17 @@ def nested_options(options: Mapping[str, Any]) -> Dict[str, Any]:
     """``options`` with its ``supernet_cfg_options.KEY=VALUE`` entries
     gathered into the ``supernet_cfg_options`` dict of ``KEY: VALUE``
     (dotted keys, as ``Config.merge_from_dict`` takes them): ``DictAction``
-    passes no dict."""
+    passes no dict; ``ValueError`` naming a key with an empty part
+    (``supernet_cfg_options.=9``), which mmengine would set as ``cfg['']``."""
     out: Dict[str, Any] = {}
     supernet: Dict[str, Any] = {}
     for key, value in options.items():
         head, dot, rest = key.partition('.')
         if head == 'supernet_cfg_options' and dot:
+            if '' in rest.split('.'):
+                raise ValueError(f'--cheap-options: {key!r} has an empty '
+                                 'key; e.g. supernet_cfg_options.train_cfg.'
+                                 'max_iters=600')
             supernet[rest] = value
         else:
             out[key] = value

@@ -5,6 +5,16 @@ import sys
 
 import pytest
 
+PROCESSES_MARK = (
+    'processes: a multi-driver, kill, interrupt or Ray test (real processes, '
+    'signals, a PostgreSQL server or a Ray cluster); the set '
+    'tools/misc/stress_tests.sh runs in rounds')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', PROCESSES_MARK)
+
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_CONFIG = osp.join(
     REPO, 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')

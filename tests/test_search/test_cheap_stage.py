@@ -77,6 +77,7 @@ def test_zero_cost_search_trains_the_best_scored_cells(tmp_path,
     assert len(complete(load(wd))) == 2
 
 
+@pytest.mark.processes
 def test_one_shot_search_killed_while_scoring_resumes(tmp_path,
                                                       feature_cache,
                                                       shapes_root):
@@ -196,6 +197,7 @@ def test_scores_file_drops_a_torn_line_and_reads_by_settings(tmp_path):
     assert Architecture(f.read()[0].arch.to_list()) == a
 
 
+@pytest.mark.processes
 def test_two_drivers_of_a_zero_cost_search_share_a_postgres_study(
         tmp_path, feature_cache, shapes_root, postgres_url):
     """Both drivers score the same candidates and propose the same best
@@ -221,6 +223,7 @@ def test_two_drivers_of_a_zero_cost_search_share_a_postgres_study(
     assert {t.user_attrs['arch_hash'] for t in complete(study)} == best
 
 
+@pytest.mark.processes
 def test_one_shot_search_on_a_local_ray_runtime_with_a_pruner(
         tmp_path, feature_cache, shapes_root):
     """The supernet trains as a Ray task like any trial; the proposed

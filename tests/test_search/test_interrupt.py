@@ -19,6 +19,8 @@ from .test_reliability import (_phase_reached, alive, descendants,
 from .test_search_tool import (assert_exact_and_distinct, complete, load,
                                rerank_options, search_config)
 
+pytestmark = pytest.mark.processes
+
 
 def start(cfg, wd, out):
     """The search in a process group of its own, as a terminal's

@@ -6,8 +6,12 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from ..conftest import REPO
 from .postgres import _alive, reap_stale_servers
+
+pytestmark = pytest.mark.processes
 
 
 def test_a_killed_starter_leaves_no_server_and_no_data():

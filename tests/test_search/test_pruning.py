@@ -8,6 +8,7 @@ import sys
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from ..conftest import REPO, run_tool
@@ -120,6 +121,7 @@ def test_a_pruned_search_stops_poor_cells_at_rungs(
                 if t.system_attrs.get('failed_trial') is not None]
 
 
+@pytest.mark.processes
 def test_a_driver_killed_between_rungs_resumes(
         tmp_path, feature_cache, shapes_root, monkeypatch):
     hold = tmp_path / 'hold'
@@ -218,6 +220,7 @@ def test_every_process_builds_the_same_hyperband_brackets():
     assert len(set(eval(outs[0]))) == 5  # log2(64 / 4) + 1 brackets
 
 
+@pytest.mark.processes
 def test_two_drivers_prune_one_postgresql_study(
         tmp_path, feature_cache, shapes_root, monkeypatch, postgres_url):
     """Two drivers, one Hyperband study on PostgreSQL: exactly num_trials

@@ -22,6 +22,8 @@ from .test_search_tool import (assert_exact_and_distinct, complete, load,
 
 TRAIN_MODULE = 'mmseg_dpc.tools.train'
 
+pytestmark = pytest.mark.processes
+
 
 def until(condition, what: str, timeout: float = 300, every: float = 0.2):
     """Poll ``condition`` until it returns a true value (returned), or

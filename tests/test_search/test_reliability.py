@@ -134,6 +134,7 @@ def search(*args, timeout=600):
 
 
 # --- 1. heartbeats do not depend on how long the driver's loop blocks ----
+@pytest.mark.processes
 def test_a_busy_driver_keeps_its_trials_alive(tmp_path, feature_cache,
                                               shapes_root, monkeypatch):
     """Writing each trial's config takes longer than the grace period (3 s):
@@ -158,6 +159,7 @@ def test_a_busy_driver_keeps_its_trials_alive(tmp_path, feature_cache,
             if t.state == TrialState.FAIL] == []
 
 
+@pytest.mark.processes
 def test_a_trial_failed_elsewhere_is_recorded_and_the_driver_goes_on(
         tmp_path, feature_cache, shapes_root, monkeypatch):
     """A trial the study fails while it trains (another driver took it for
@@ -232,6 +234,7 @@ def _phase_reached(phase, wd) -> bool:
                     and 'trial_dir' in t.user_attrs for t in trials))
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize('phase', ['startup', 'trials', 'rerank'])
 def test_killed_driver_leaves_no_trial_and_resumes(tmp_path, feature_cache,
                                                    shapes_root, phase,
@@ -393,6 +396,7 @@ def test_bad_command_lines_leave_no_study(tmp_path, feature_cache,
 
 
 # --- 6. a stale trial carries its reason ------------------------------------
+@pytest.mark.processes
 def test_a_stale_trial_gets_its_reason_and_result(tmp_path, feature_cache,
                                                   shapes_root):
     from optuna.storages import RDBStorage

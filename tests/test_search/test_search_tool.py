@@ -209,6 +209,7 @@ def test_crashing_trial_is_failed_and_search_completes(
     assert res['status'] == 'FAILED' and 'exit code 1' in res['error']
 
 
+@pytest.mark.processes
 def test_search_on_a_local_ray_runtime(tmp_path, feature_cache,
                                        shapes_root):
     cfg = search_config(tmp_path, feature_cache, shapes_root, num_trials=3)
@@ -221,6 +222,7 @@ def test_search_on_a_local_ray_runtime(tmp_path, feature_cache,
     assert len(board) == 3 and all(r['status'] == 'COMPLETE' for r in board)
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize('backend', ['postgresql', 'sqlite'])
 def test_two_drivers_share_a_study(tmp_path, feature_cache, shapes_root,
                                    backend, request):
@@ -240,6 +242,7 @@ def test_two_drivers_share_a_study(tmp_path, feature_cache, shapes_root,
     assert all(os.path.isdir(d) for d in dirs)
 
 
+@pytest.mark.processes
 def test_dead_drivers_trials_are_failed_and_retried(tmp_path, feature_cache,
                                                    shapes_root):
     """A study holding a trial of a driver that died after its heartbeat

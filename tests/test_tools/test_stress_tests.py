@@ -1,8 +1,9 @@
 """tools/misc/stress_tests.sh runs the ``processes`` tests in rounds, says
 per round what passed and what was left running, and fails a round that
-failed (here: one that ran no test)."""
+failed (one that ran no test) or left a process running."""
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 
@@ -12,8 +13,19 @@ SCRIPT = osp.join(REPO, 'tools', 'misc', 'stress_tests.sh')
 QUICK = 'tests/test_search/test_postgres_server.py'  # one test, about 2 s
 
 
-def stress(tmp_path, *args):
-    env = dict(os.environ, PYTHON=sys.executable, STRESS_TESTS=QUICK,
+LEAKY = '''
+import subprocess, sys
+import pytest
+@pytest.mark.processes
+def test_leaves_a_process():
+    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],
+                         start_new_session=True)
+    open({pid_file!r}, 'w').write(str(p.pid))
+'''
+
+
+def stress(tmp_path, *args, tests=QUICK):
+    env = dict(os.environ, PYTHON=sys.executable, STRESS_TESTS=tests,
                STRESS_LOG_DIR=str(tmp_path / 'logs'))
     return subprocess.run(['bash', SCRIPT, *args], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -36,3 +48,17 @@ def test_a_round_that_fails_fails_the_script(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr
     assert out.stdout.startswith('[stress] round 1/1 FAILED: '), out.stdout
     assert 'deselected' in out.stdout
+
+
+def test_a_round_that_leaves_a_process_running_fails(tmp_path):
+    pid_file = tmp_path / 'pid'
+    leaky = tmp_path / 'test_leaky.py'
+    leaky.write_text(LEAKY.format(pid_file=str(pid_file)))
+    try:
+        out = stress(tmp_path, '1', tests=str(leaky))
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert out.stdout.startswith('[stress] round 1/1 FAILED: 1 passed')
+        assert 'left running: 1 of the round' in out.stdout, out.stdout
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -24,8 +24,10 @@ TESTS=${STRESS_TESTS:-tests}  # where to collect the marked tests
 mkdir -p "$LOG_DIR"
 LOG_DIR=$(cd "$LOG_DIR" && pwd)
 
-# processes of the kinds a round starts: training processes are found by
-# the round's own pytest folder, servers by name (counted before and after)
+# what a round leaves running: every process that inherited the round's tag
+# (its training processes, fork servers, Ray and PostgreSQL servers); and,
+# in case one cleared its environment, the servers by name, before and after
+tagged() { grep -lsa "STRESS_ROUND=$1" /proc/[0-9]*/environ | wc -l; }
 count() { pgrep -f "$1" | wc -l; }
 servers() { echo "$(count mmseg_dpc_pg_) $(count raylet) $(count gcs_server)"; }
 load() { cut -d' ' -f1 /proc/loadavg; }
@@ -38,11 +40,11 @@ for round in $(seq 1 "$ROUNDS"); do
     before=$(servers)
     load_start=$(load)
     start=$(date +%s)
-    "$PY" -m pytest -q -p no:cacheprovider -m processes --basetemp "$base" \
+    STRESS_ROUND="$base" "$PY" -m pytest -q -p no:cacheprovider -m processes --basetemp "$base" \
         "$@" $TESTS >"$log" 2>&1
     rc=$?
     sleep 2  # let the last test's processes finish exiting
-    left=$(count "$base")
+    left=$(tagged "$base")
     after=$(servers)
     summary=$(tail -n 1 "$log")
     status=ok

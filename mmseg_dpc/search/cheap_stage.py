@@ -217,7 +217,11 @@ def check_checkpoint_space(path: str, space: DPCSearchSpace,
     import torch
 
     from ..models.utils.dpc_supernet import SupernetSpace
-    ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    from ..utils.checkpoint import (check_checkpoint,
+                                    register_checkpoint_safe_globals)
+    register_checkpoint_safe_globals()  # a saved run holds mmengine's state
+    check_checkpoint(path)  # CheckpointError (a ValueError) saying why
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     keys = [k for k in state if k.endswith('supernet._extra_state')]
     if not keys:

@@ -142,6 +142,24 @@ def other_space_checkpoint(path):
     return str(path)
 
 
+class _MakesADirectory:
+    """Unpickled without weights-only loading, this runs ``os.mkdir``."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path, )
+
+
+def unsafe_checkpoint(path, marker):
+    """A checkpoint whose loading would run code (make ``marker``) unless
+    weights-only loading refuses it."""
+    torch.save({'state_dict': {}, 'meta': _MakesADirectory(str(marker))},
+               path)
+    return str(path)
+
+
 @pytest.mark.parametrize('strategy, match', [
     (dict(type='zero_cost', score='naswat', candidates=4),
      "strategy.score: unknown zero-cost score 'naswat'; known: .*naswot"),
@@ -163,6 +181,7 @@ def other_space_checkpoint(path):
      'train split holds 16'),
     ('other-space', r'another space \(search space vs supernet: rates '
      r'\(1, 3\) vs \(1, 6\)'),
+    ('unsafe', 'holds objects that weights-only loading refuses'),
 ])
 def test_bad_cheap_settings_are_named_before_anything_exists(
         tmp_path, feature_cache, shapes_root, strategy, match):
@@ -171,12 +190,18 @@ def test_bad_cheap_settings_are_named_before_anything_exists(
         strategy = dict(type='one_shot', candidates=4,
                         supernet_checkpoint=other_space_checkpoint(
                             tmp_path / 'other.pth'))
+    marker = tmp_path / 'code-ran'
+    if strategy == 'unsafe':
+        strategy = dict(type='one_shot', candidates=4,
+                        supernet_checkpoint=unsafe_checkpoint(
+                            tmp_path / 'unsafe.pth', marker))
     cfg = Config.fromfile(cheap_config(tmp_path, feature_cache, shapes_root,
                                        strategy))
     wd = tmp_path / 'work'
     with pytest.raises(ValueError, match=match):
         SearchDriver(cfg, str(wd))
     assert not wd.exists()
+    assert not marker.exists()  # the checkpoint's code never ran
 
 
 def test_scores_file_drops_a_torn_line_and_reads_by_settings(tmp_path):

@@ -26,7 +26,7 @@ def test_leaves_a_process():
 
 def stress(tmp_path, *args, tests=QUICK):
     env = dict(os.environ, PYTHON=sys.executable, STRESS_TESTS=tests,
-               STRESS_LOG_DIR=str(tmp_path / 'logs'))
+               STRESS_LOG_DIR=str(tmp_path / 'logs'), STRESS_GRACE='3')
     return subprocess.run(['bash', SCRIPT, *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -38,7 +38,8 @@ def test_rounds_pass_and_leave_nothing_running(tmp_path):
     assert [line.split(':')[0] for line in lines] == [
         '[stress] round 1/2 ok', '[stress] round 2/2 ok'], out.stdout
     for line in lines:
-        assert '1 passed' in line and 'left running: 0' in line, line
+        assert '1 passed' in line and 'left running after 3 s: 0' in line, \
+            line
     assert (tmp_path / 'logs' / 'round-2.log').read_text().strip()
     assert not (tmp_path / 'logs' / 'round-1.tmp').exists()
 
@@ -58,7 +59,10 @@ def test_a_round_that_leaves_a_process_running_fails(tmp_path):
         out = stress(tmp_path, '1', tests=str(leaky))
         assert out.returncode == 1, out.stdout + out.stderr
         assert out.stdout.startswith('[stress] round 1/1 FAILED: 1 passed')
-        assert 'left running: 1 of the round' in out.stdout, out.stdout
+        assert 'left running after 3 s: 1 of the round' in out.stdout, \
+            out.stdout
+        listed = (tmp_path / 'logs' / 'round-1.log').read_text()
+        assert 'time.sleep(60)' in listed.split('left running after')[1]
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -21,6 +21,7 @@ shift || true
 PY=${PYTHON:-.venv/bin/python}
 LOG_DIR=${STRESS_LOG_DIR:-work_dirs/stress}
 TESTS=${STRESS_TESTS:-tests}  # where to collect the marked tests
+GRACE=${STRESS_GRACE:-60}     # seconds a round's processes may take to exit
 mkdir -p "$LOG_DIR"
 LOG_DIR=$(cd "$LOG_DIR" && pwd)
 
@@ -40,13 +41,23 @@ for round in $(seq 1 "$ROUNDS"); do
     before=$(servers)
     load_start=$(load)
     start=$(date +%s)
-    STRESS_ROUND="$base" "$PY" -m pytest -q -p no:cacheprovider -m processes --basetemp "$base" \
-        "$@" $TESTS >"$log" 2>&1
+    STRESS_ROUND="$base" "$PY" -m pytest -q -p no:cacheprovider \
+        -m processes --basetemp "$base" "$@" $TESTS >"$log" 2>&1
     rc=$?
-    sleep 2  # let the last test's processes finish exiting
-    left=$(tagged "$base")
-    after=$(servers)
     summary=$(tail -n 1 "$log")
+    # a process still exiting under load is not one left running: wait up
+    # to GRACE seconds, then list in the log what is still there
+    for _ in $(seq 1 "$GRACE"); do
+        [ "$(tagged "$base")" -eq 0 ] && break
+        sleep 1
+    done
+    left=$(tagged "$base")
+    if [ "$left" -ne 0 ]; then
+        echo "--- left running after ${GRACE} s:" >>"$log"
+        grep -lsa "STRESS_ROUND=$base" /proc/[0-9]*/environ | cut -d/ -f3 |
+            xargs -r ps -o pid=,etime=,args= -p >>"$log"
+    fi
+    after=$(servers)
     status=ok
     if [ "$rc" -ne 0 ] || [ "$left" -ne 0 ] || [ "$after" != "$before" ]; then
         status=FAILED
@@ -54,8 +65,8 @@ for round in $(seq 1 "$ROUNDS"); do
     fi
     echo "[stress] round $round/$ROUNDS $status: $summary; wall" \
          "$(( $(date +%s) - start )) s; load $load_start -> $(load);" \
-         "left running: $left of the round's processes; PostgreSQL," \
-         "raylet, GCS servers: $before before, $after after"
+         "left running after ${GRACE} s: $left of the round's processes;" \
+         "PostgreSQL, raylet, GCS servers: $before before, $after after"
     [ "$status" = ok ] && rm -rf "$base"
 done
 exit $failed

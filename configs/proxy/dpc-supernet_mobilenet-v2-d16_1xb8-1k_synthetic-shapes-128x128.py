@@ -3,9 +3,10 @@
 # on the proxy's cached features by the same Runner and schedule, one
 # uniformly sampled cell per iteration (SPOS, Guo et al. 2019). Cells are then
 # scored with the inherited weights after re-estimating their BatchNorm
-# statistics (mmseg_dpc.search.one_shot). `sharing`: 'rate_pair' (one
-# separable conv per rate pair) or 'position' (one per branch position, its
-# dilation following the sampled rate). The Runner's validation measures
+# statistics (mmseg_dpc.search.one_shot). `sharing`: 'position' (one
+# separable conv per branch position, its dilation following the sampled
+# rate; the default: it ranks cells closer to the proxy) or 'rate_pair' (one
+# per rate pair). The Runner's validation measures
 # `eval_arch` (None: a fixed seeded cell), a monitor of the training only.
 _base_ = './dpc-proxy_mobilenet-v2-d16_1xb8-1k_synthetic-shapes-128x128.py'
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -14,7 +15,7 @@ model = dict(
         _delete_=True,
         type='DPCSupernetHead',
         num_branches=5,
-        sharing='rate_pair',
+        sharing='position',
         sample_seed=0,
         eval_arch=None,
         in_channels=160,

@@ -111,7 +111,7 @@ class CheapStageSettings:
     supernet_config: Optional[str] = None
     supernet_cfg_options: Dict[str, Any] = field(default_factory=dict)
     supernet_checkpoint: Optional[str] = None
-    sharing: str = 'rate_pair'
+    sharing: str = 'position'
     bn_batches: int = 4
     bn_batch_size: Optional[int] = None
     num_val: Optional[int] = None
@@ -155,7 +155,7 @@ class CheapStageSettings:
             except ValueError as e:
                 raise ValueError(f'strategy.score: {e}') from None
             return cls('zero_cost', score=score, **kw)
-        sharing = o.pop('sharing', 'rate_pair')
+        sharing = o.pop('sharing', 'position')
         if sharing not in SUPERNET_SHARING:
             raise ValueError(f'strategy.sharing must be one of '
                              f'{SUPERNET_SHARING}, got {sharing!r}')

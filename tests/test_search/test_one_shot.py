@@ -202,7 +202,8 @@ def test_many_cells_share_branches_report_progress_and_keep_order(trained):
 def test_bad_input_is_named(trained, tmp_path):
     cfg, model, ckpt = trained
     other = copy.deepcopy(cfg)
-    other.model.decode_head.sharing = 'position'
+    head = other.model.decode_head
+    head.sharing = 'rate_pair' if head.sharing == 'position' else 'position'
     with pytest.raises(ValueError, match="another space.*sharing"):
         OneShotScorer.from_config(other, ckpt)
     plain = Config.fromfile(osp.join(

@@ -53,7 +53,7 @@ def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
     out = run('cheap_stage_cost.py', '--quick', '--scores', 'naswot',
               'params', '--work-dir', str(tmp_path))
     assert re.search(r'proxy \(stand-alone\) +\| +1 \|', out), out
-    one_shot = re.search(r'one-shot \(rate_pair, supernet 10 it\) +\| +6 \|'
+    one_shot = re.search(r'one-shot \(position, supernet 10 it\) +\| +6 \|'
                          r'.*\| +([\d.]+)x$', out, re.M)
     assert one_shot and float(one_shot.group(1)) > 0, out
     for name in ('naswot', 'params'):
@@ -68,7 +68,7 @@ def test_cheap_stage_cost_prints_cells_per_hour_ratios(tmp_path):
     assert [line for line in again.splitlines() if ' | ' in line] == table
     # its supernet scored under two settings: the reference's own settings
     # again rank exactly as it (scoring is deterministic)
-    supernet = str(tmp_path / 'cheap' / 'one_shot-rate_pair' / 'supernet')
+    supernet = str(tmp_path / 'cheap' / 'one_shot-position' / 'supernet')
     knobs = run('one_shot_scoring.py', supernet, '--cells', '5',
                 '--reference', '1x8', '--variants', '1x8', '1x4')
     assert re.search(r'^\| 1 x 8 \(reference\) \| [\d.]+ \| 1.00x', knobs,

@@ -2,7 +2,7 @@
 
     python tools/benchmarks/cheap_stage_cost.py [--cells 1000]
         [--proxy-cells 4] [--zero-cost-cells 200] [--scores naswot ...]
-        [--stages proxy one_shot zero_cost] [--sharing rate_pair]
+        [--stages proxy one_shot zero_cost] [--sharing position]
         [--supernet-iters N] [--device cpu] [--work-dir DIR] [--quick]
 
 On the demo's task (`make demo`'s generated data, backbone and feature
@@ -82,7 +82,7 @@ def main():
     p.add_argument('--stages', nargs='+', choices=STAGES,
                    default=list(STAGES))
     p.add_argument('--sharing', choices=['rate_pair', 'position'],
-                   default='rate_pair')
+                   default='position')
     p.add_argument('--supernet-iters', type=int, default=None)
     p.add_argument('--bn-batches', type=int, default=4)
     p.add_argument('--device', default='cpu')

@@ -6,7 +6,7 @@
 
 SUPERNET_RUN_DIR is a trained supernet's run (its ``config.py`` and
 ``last_checkpoint``), e.g. the one ``cheap_stage_cost.py`` or a one-shot
-search trains (``WORK_DIR/cheap/one_shot-rate_pair/supernet``). The same
+search trains (``WORK_DIR/cheap/one_shot-position/supernet``). The same
 ``--cells`` uniform cells are scored with the reference settings (K BN
 batches, V validation maps) and with each variant ``KxV`` (a fresh scorer
 each, the branch memo cold, cells in the scorer's order), one after the

@@ -47,7 +47,7 @@ class DPCSupernetHead(BaseDecodeHead):
                  rates: Iterable[int] = PAPER_RATES,
                  grids: Iterable[int] = PAPER_GRIDS,
                  ops: Iterable[str] = OPS,
-                 sharing: str = 'rate_pair',
+                 sharing: str = 'position',
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  cell_dropout_ratio: float = 0.1,

@@ -142,7 +142,7 @@ def test_checkpoint_of_another_space_is_refused():
     b = DPCSupernet(12, 8, num_branches=2, rates=(1, 3))
     b.load_state_dict(a.state_dict())
     for other in (DPCSupernet(12, 8, num_branches=2, rates=(1, 3),
-                              sharing='position'),
+                              sharing='rate_pair'),
                   DPCSupernet(12, 8, num_branches=2, rates=(1, 6)),
                   DPCSupernet(12, 8, num_branches=2, rates=(1, 3),
                               rate_multiplier=2)):

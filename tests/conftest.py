@@ -5,19 +5,17 @@ import sys
 
 import pytest
 
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(
+    REPO, 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')
 PROCESSES_MARK = (
     'processes: a multi-driver, kill, interrupt or Ray test (real processes, '
     'signals, a PostgreSQL server or a Ray cluster); the set '
     'tools/misc/stress_tests.sh runs in rounds')
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line('markers', PROCESSES_MARK)
-
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEMO_CONFIG = osp.join(
-    REPO, 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py')
 
 
 @pytest.fixture(scope='session', autouse=True)

@@ -216,12 +216,14 @@ def check_checkpoint_space(path: str, space: DPCSearchSpace,
     config (it scores only the cells it was trained on)."""
     import torch
 
-    from ..models.utils.dpc_supernet import SupernetSpace
-    from ..utils.checkpoint import (check_checkpoint,
-                                    register_checkpoint_safe_globals)
-    register_checkpoint_safe_globals()  # a saved run holds mmengine's state
-    check_checkpoint(path)  # CheckpointError (a ValueError) saying why
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    from ..models.utils.dpc_supernet import DEFAULT_SHARING, SupernetSpace
+    from ..utils.checkpoint import CheckpointError, check_checkpoint
+    try:  # weights only: a checkpoint is data, never code to run
+        check_checkpoint(path)
+    except CheckpointError as e:
+        raise ValueError(f'strategy.supernet_checkpoint: {e}') from None
+    ckpt = torch.load(path, map_location='cpu', weights_only=True,
+                      mmap=True)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     keys = [k for k in state if k.endswith('supernet._extra_state')]
     if not keys:
@@ -232,9 +234,10 @@ def check_checkpoint_space(path: str, space: DPCSearchSpace,
             'space')
     _check_space(space, theirs.to_dict(), what)
     head = supernet_cfg.model.decode_head
-    diff = [f'{k} {head[k]!r} vs {getattr(theirs, k)!r}'
+    mine = dict(head, sharing=head.get('sharing', DEFAULT_SHARING))
+    diff = [f'{k} {mine[k]!r} vs {getattr(theirs, k)!r}'
             for k in ('sharing', 'in_channels', 'channels')
-            if k in head and head[k] != getattr(theirs, k)]
+            if k in mine and mine[k] != getattr(theirs, k)]
     if diff:
         raise ValueError(f'{what} (supernet config vs checkpoint: '
                          + '; '.join(diff) + ')')

@@ -96,7 +96,8 @@ def test_supernet_options_are_gathered_key_by_key():
                         'supernet_cfg_options.train_cfg.max_iters': 9})
     for key in ('supernet_cfg_options.', 'supernet_cfg_options.train_cfg.',
                 'supernet_cfg_options.train_cfg..max_iters'):
-        with pytest.raises(ValueError, match=re.escape(f'{key!r} has an empty key')):
+        empty = re.escape(f'{key!r} has an empty key')
+        with pytest.raises(ValueError, match=empty):
             nested_options({key: 9})
 
 

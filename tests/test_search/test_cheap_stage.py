@@ -181,7 +181,8 @@ def unsafe_checkpoint(path, marker):
      'train split holds 16'),
     ('other-space', r'another space \(search space vs supernet: rates '
      r'\(1, 3\) vs \(1, 6\)'),
-    ('unsafe', 'holds objects that weights-only loading refuses'),
+    ('unsafe', 'supernet_checkpoint: .*holds objects that weights-only '
+     'loading refuses'),
 ])
 def test_bad_cheap_settings_are_named_before_anything_exists(
         tmp_path, feature_cache, shapes_root, strategy, match):

@@ -25,7 +25,7 @@ def test_leaves_a_process():
 
 
 def stress(tmp_path, *args, tests=QUICK):
-    env = dict(os.environ, PYTHON=sys.executable, STRESS_TESTS=tests,
+    env = dict(os.environ, STRESS_PYTHON=sys.executable, STRESS_TESTS=tests,
                STRESS_LOG_DIR=str(tmp_path / 'logs'), STRESS_GRACE='3')
     return subprocess.run(['bash', SCRIPT, *args], env=env,
                           capture_output=True, text=True, timeout=300)
@@ -66,3 +66,10 @@ def test_a_round_that_leaves_a_process_running_fails(tmp_path):
     finally:
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def test_bad_usage_is_named_and_runs_nothing(tmp_path):
+    for args in (['-k', 'x'], ['0']):
+        out = stress(tmp_path, *args)
+        assert out.returncode == 2 and 'usage:' in out.stderr, out.stderr
+    assert not (tmp_path / 'logs' / 'round-1.log').exists()

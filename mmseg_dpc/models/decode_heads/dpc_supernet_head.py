@@ -12,7 +12,7 @@ from mmseg.registry import MODELS
 
 from ..utils import PAPER_GRIDS, PAPER_RATES
 from ..utils.cell_spec import OPS, CellLike
-from ..utils.dpc_supernet import ArchLike, Cell, DPCSupernet
+from ..utils.dpc_supernet import DEFAULT_SHARING, ArchLike, Cell, DPCSupernet
 
 #: state-dict keys of a DPCSupernetHead that a DPCHead has no counterpart for
 _SUPERNET_ONLY = ('supernet.', 'num_sampled')
@@ -47,7 +47,7 @@ class DPCSupernetHead(BaseDecodeHead):
                  rates: Iterable[int] = PAPER_RATES,
                  grids: Iterable[int] = PAPER_GRIDS,
                  ops: Iterable[str] = OPS,
-                 sharing: str = 'position',
+                 sharing: str = DEFAULT_SHARING,
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  cell_dropout_ratio: float = 0.1,

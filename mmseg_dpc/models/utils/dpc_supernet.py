@@ -43,6 +43,8 @@ from .dense_prediction_cell import PyramidPooling, cell_dropout
 
 #: Sharing granularities of the separable convolutions.
 SHARING: Tuple[str, ...] = ('rate_pair', 'position')
+#: The default (module docs say why).
+DEFAULT_SHARING = 'position'
 #: Module-dict keys of the two input kinds.
 FEATURE, BRANCH = 'feature', 'branch'
 
@@ -123,7 +125,8 @@ class DPCSupernet(nn.Module):
         channels: output channels of every branch and of the projection.
         num_branches, rates, grids, ops: the space (the paper's by default,
             as :class:`DPCSearchSpace`).
-        sharing: ``'rate_pair'`` or ``'position'`` (module docs).
+        sharing: ``'position'`` (the default) or ``'rate_pair'`` (module
+            docs).
         output_stride, rate_multiplier, dropout_ratio, dropout_type,
             conv_cfg, norm_cfg, act_cfg, align_corners: as
             :class:`DensePredictionCell`.
@@ -136,7 +139,7 @@ class DPCSupernet(nn.Module):
                  rates: Iterable[int] = PAPER_RATES,
                  grids: Iterable[int] = PAPER_GRIDS,
                  ops: Iterable[str] = OPS,
-                 sharing: str = 'position',
+                 sharing: str = DEFAULT_SHARING,
                  output_stride: int = 16,
                  rate_multiplier: Optional[int] = None,
                  dropout_ratio: float = 0.1,

@@ -217,13 +217,14 @@ def check_checkpoint_space(path: str, space: DPCSearchSpace,
     import torch
 
     from ..models.utils.dpc_supernet import DEFAULT_SHARING, SupernetSpace
-    from ..utils.checkpoint import CheckpointError, check_checkpoint
+    from ..utils.checkpoint import (CheckpointError, check_checkpoint,
+                                    register_checkpoint_safe_globals)
+    register_checkpoint_safe_globals()  # a saved run holds mmengine's state
     try:  # weights only: a checkpoint is data, never code to run
         check_checkpoint(path)
     except CheckpointError as e:
         raise ValueError(f'strategy.supernet_checkpoint: {e}') from None
-    ckpt = torch.load(path, map_location='cpu', weights_only=True,
-                      mmap=True)
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
     keys = [k for k in state if k.endswith('supernet._extra_state')]
     if not keys:

@@ -155,7 +155,7 @@ class CheapStageSettings:
             except ValueError as e:
                 raise ValueError(f'strategy.score: {e}') from None
             return cls('zero_cost', score=score, **kw)
-        sharing = o.pop('sharing', 'position')
+        sharing = o.pop('sharing', cls.sharing)  # the field's default
         if sharing not in SUPERNET_SHARING:
             raise ValueError(f'strategy.sharing must be one of '
                              f'{SUPERNET_SHARING}, got {sharing!r}')

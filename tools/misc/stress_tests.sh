@@ -34,7 +34,10 @@ trap 'echo "[stress] interrupted"; exit 130' INT
 # what a round leaves running: every process that inherited the round's tag
 # (trials, fork servers, Ray and PostgreSQL servers); and, in case one
 # cleared its environment, the servers by name, before and after
-tagged() { grep -lsaF "STRESS_ROUND=$1" /proc/[0-9]*/environ | wc -l; }
+tagged_pids() {
+    grep -lsaF "STRESS_ROUND=$1" /proc/[0-9]*/environ | cut -d/ -f3
+}
+tagged() { tagged_pids "$1" | wc -l; }
 servers() {
     echo "$(pgrep -f mmseg_dpc_pg_ | wc -l) $(pgrep -x raylet | wc -l)" \
          "$(pgrep -x gcs_server | wc -l)"
@@ -68,8 +71,7 @@ for round in $(seq 1 "$ROUNDS"); do
     left=$(tagged "$base")
     if [ "$left" -ne 0 ]; then
         echo "--- left running after ${GRACE} s:" >>"$log"
-        grep -lsaF "STRESS_ROUND=$base" /proc/[0-9]*/environ | cut -d/ -f3 |
-            xargs -r ps -o pid=,etime=,args= -p >>"$log"
+        tagged_pids "$base" | xargs -r ps -o pid=,etime=,args= -p >>"$log"
     fi
     after=$(servers)
     status=ok

@@ -1,7 +1,8 @@
 # One-shot stage on the embedded demo's proxy task: a weight-sharing supernet
 # of every cell of the paper's space (5 branches, 81 operations each) trained
 # on the proxy's cached features by the same Runner and schedule, one
-# uniformly sampled cell per iteration (SPOS, Guo et al. 2019). Cells are then
+# sampled cell per iteration: `sampling` 'uniform' over cells (SPOS, Guo et
+# al. 2019) or 'fair' (every module equally often, FairNAS). Cells are then
 # scored with the inherited weights after re-estimating their BatchNorm
 # statistics (mmseg_dpc.search.one_shot). `sharing`: 'position' (one
 # separable conv per branch position, its dilation following the sampled
@@ -17,6 +18,7 @@ model = dict(
         num_branches=5,
         sharing='position',
         sample_seed=0,
+        sampling='uniform',
         eval_arch=None,
         in_channels=160,
         in_index=0,

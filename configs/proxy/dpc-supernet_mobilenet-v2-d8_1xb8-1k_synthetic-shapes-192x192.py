@@ -11,6 +11,7 @@ model = dict(
         num_branches=5,
         sharing='position',
         sample_seed=0,
+        sampling='uniform',
         eval_arch=None,
         in_channels=160,
         in_index=0,

@@ -1,5 +1,6 @@
-"""A decode head holding a DPC supernet: trains one uniformly sampled cell per
-iteration (SPOS, Guo et al. 2019), and exports any cell as a ``DPCHead``."""
+"""A decode head holding a DPC supernet: trains one sampled cell per iteration
+(uniform as SPOS, Guo et al. 2019, or strictly fair as FairNAS), and exports
+any cell as a ``DPCHead``."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +13,8 @@ from mmseg.registry import MODELS
 
 from ..utils import PAPER_GRIDS, PAPER_RATES
 from ..utils.cell_spec import OPS, CellLike
-from ..utils.dpc_supernet import DEFAULT_SHARING, ArchLike, Cell, DPCSupernet
+from ..utils.dpc_supernet import (DEFAULT_SHARING, SAMPLING, ArchLike, Cell,
+                                  DPCSupernet)
 
 #: state-dict keys of a DPCSupernetHead that a DPCHead has no counterpart for
 _SUPERNET_ONLY = ('supernet.', 'num_sampled')
@@ -23,12 +25,15 @@ class DPCSupernetHead(BaseDecodeHead):
     """Weight-sharing DPC head: every cell of a space in one module.
 
     In training (:meth:`loss`) each call samples the cell of
-    ``(sample_seed, num_sampled)`` uniformly and trains only its path; the
+    ``(sample_seed, num_sampled)`` and trains only its path; the
     counter ``num_sampled`` is a buffer, saved in checkpoints, so a resumed
     run continues the same sequence of cells. In inference the head
     computes :attr:`active_arch`: the cell given to :meth:`set_arch`, else
-    ``eval_arch``, else the seeded cell of iteration -1 (what the Runner's
-    validation during supernet training measures: a monitor, not a score).
+    ``eval_arch``, else the uniform seeded cell of iteration -1 (what the
+    Runner's validation during supernet training measures: a monitor, not
+    a score, the same cell whatever ``sampling``). ``sampling`` is not
+    saved with the weights: a run resumed under another one continues
+    the counter in the other sequence.
 
     Args:
         num_branches, rates, grids, ops, sharing: the space and the sharing
@@ -37,6 +42,8 @@ class DPCSupernetHead(BaseDecodeHead):
             cell_dropout_type: as :class:`DPCHead` (and so the exported
             heads).
         sample_seed: seed of the training cells' sequence.
+        sampling: how the training cells are sampled: ``'uniform'`` over
+            cells or ``'fair'`` over modules (:class:`DPCSupernet`).
         eval_arch: the cell inference computes by default.
         **kwargs: :class:`BaseDecodeHead` arguments (``channels`` is every
             branch's width).
@@ -53,6 +60,7 @@ class DPCSupernetHead(BaseDecodeHead):
                  cell_dropout_ratio: float = 0.1,
                  cell_dropout_type: str = 'channel',
                  sample_seed: int = 0,
+                 sampling: str = 'uniform',
                  eval_arch: Optional[CellLike] = None,
                  **kwargs) -> None:
         # what a DPCHead of one cell needs besides the cell
@@ -74,7 +82,11 @@ class DPCSupernetHead(BaseDecodeHead):
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
             align_corners=self.align_corners)
+        if sampling not in SAMPLING:
+            raise ValueError(f'DPCSupernetHead: sampling must be one of '
+                             f'{list(SAMPLING)}, got {sampling!r}')
         self.sample_seed = sample_seed
+        self.sampling = sampling
         self.eval_arch: Optional[Cell] = (
             None if eval_arch is None else self.supernet.check_arch(eval_arch))
         self._arch: Optional[Cell] = None
@@ -87,8 +99,9 @@ class DPCSupernetHead(BaseDecodeHead):
         return self.supernet.space
 
     def sample_arch(self, iteration: int) -> Cell:
-        """The training cell of ``iteration`` (uniform, seeded)."""
-        return self.supernet.sample(self.sample_seed, iteration)
+        """The training cell of ``iteration`` (seeded, by ``sampling``)."""
+        return self.supernet.sample(self.sample_seed, iteration,
+                                    self.sampling)
 
     def set_arch(self, arch: Optional[ArchLike]) -> None:
         """Make inference compute ``arch`` (``None``: back to the default)."""
@@ -101,7 +114,7 @@ class DPCSupernetHead(BaseDecodeHead):
             return self._arch
         if self.eval_arch is not None:
             return self.eval_arch
-        return self.sample_arch(-1)
+        return self.supernet.sample(self.sample_seed, -1)
 
     # --- forward ----------------------------------------------------------
     def forward(self, inputs: List[torch.Tensor],
@@ -112,7 +125,8 @@ class DPCSupernetHead(BaseDecodeHead):
             x, self.active_arch if arch is None else arch))
 
     def loss(self, inputs, batch_data_samples, train_cfg) -> dict:
-        """One SPOS step: the losses of the next sampled cell."""
+        """One step: the losses of the next sampled cell (its path alone
+        gets gradients)."""
         cell = self.sample_arch(int(self.num_sampled))
         self.num_sampled += 1
         return self.loss_by_feat(self.forward(inputs, cell),

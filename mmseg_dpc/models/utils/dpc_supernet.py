@@ -21,12 +21,34 @@ Sharing granularity of the separable convolutions (``sharing``):
   (Kendall 0.41 against 0.26, docs/benchmarks.md) with fewer modules.
 
 The 1x1 conv and each pyramid-pooling grid have their own module in both.
+
+How training samples its cells (``sampling`` of :meth:`DPCSupernet.sample`):
+
+- ``'uniform'``: uniform over the space's cells (SPOS), so a module is
+  trained as often as the cells that use it are many: with the paper's
+  space, position sharing's one separable conv serves 64 of a branch's 81
+  operations, and each pooling grid or the 1x1 conv 1.
+- ``'fair'``: strictly fair over modules (FairNAS, Chu et al., ICCV 2021):
+  in each window of :attr:`DPCSupernet.fair_window` steps (starting at a
+  multiple of it), every module of every position (of either input kind)
+  is on the path equally often; the ops a shared module computes (the
+  rates of position sharing's separable conv) and the earlier branch a
+  branch input reads are uniform. So the trained cells are not the
+  space's uniform ones: with position sharing the separable conv is on a
+  position's path 1 step in 18 (F input) where 64 of its 81 ops use it.
+  FairNAS also merges a window's gradients into one update; that is
+  ``optim_wrapper.accumulative_counts`` = the window with ``max_iters`` a
+  multiple of it (mmengine averages them; a run started with ``load_from``
+  counts cells from the checkpoint's ``num_sampled``, not from its
+  iteration, so windows and updates may not line up).
 """
 from __future__ import annotations
 
 import random
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
+from functools import reduce
+from math import gcd
 from typing import (Any, Dict, Iterable, List, Optional, Sequence, Tuple,
                     Union)
 
@@ -45,6 +67,8 @@ from .dense_prediction_cell import PyramidPooling, cell_dropout
 SHARING: Tuple[str, ...] = ('rate_pair', 'position')
 #: The default (module docs say why).
 DEFAULT_SHARING = 'position'
+#: How training samples its cells (module docs).
+SAMPLING: Tuple[str, ...] = ('uniform', 'fair')
 #: Module-dict keys of the two input kinds.
 FEATURE, BRANCH = 'feature', 'branch'
 
@@ -196,6 +220,16 @@ class DPCSupernet(nn.Module):
                 kinds.append((BRANCH, channels))
             self.branches.append(nn.ModuleDict({
                 kind: self._make_ops(cin) for kind, cin in kinds}))
+        # for fair sampling: module key -> the operations it computes; the
+        # least common multiple of the positions' module counts
+        self._ops_of_key: Dict[str, List[Tuple[str, Any, Any]]] = {}
+        for op, rate, grid in self.operations:
+            self._ops_of_key.setdefault(
+                self._op_key(Branch(op, -1, rate, grid)), []).append(
+                    (op, rate, grid))
+        counts = [sum(len(mods) for mods in kinds.values())
+                  for kinds in self.branches]
+        self._fair_window = reduce(lambda a, b: a * b // gcd(a, b), counts)
         self.dropout = cell_dropout(dropout_ratio, dropout_type)
         self.project = ConvModule(channels * num_branches, channels, 1,
                                   **self._conv_kwargs)
@@ -266,11 +300,41 @@ class DPCSupernet(nn.Module):
                                  f'{self.space.ops}')
         return cell
 
-    def sample(self, seed: int, iteration: int) -> Cell:
-        """The uniformly sampled cell of ``(seed, iteration)``
-        (:func:`sample_cell`)."""
-        return sample_cell(self.operations, self.num_branches, seed,
-                           iteration)
+    @property
+    def fair_window(self) -> int:
+        """Steps in which ``sampling='fair'`` puts every module of every
+        position on the path equally often (windows start at its
+        multiples): the least common multiple of the positions' module
+        counts."""
+        return self._fair_window
+
+    def sample(self, seed: int, iteration: int,
+               sampling: str = 'uniform') -> Cell:
+        """The training cell of ``(seed, iteration)``: uniform over cells
+        (:func:`sample_cell`) or strictly fair over modules (module docs);
+        either derives from the pair alone, so a resumed run continues the
+        same sequence."""
+        if sampling == 'uniform':
+            return sample_cell(self.operations, self.num_branches, seed,
+                               iteration)
+        if sampling != 'fair':
+            raise ValueError(f'DPCSupernet: sampling must be one of '
+                             f'{list(SAMPLING)}, got {sampling!r}')
+        window, step = divmod(iteration, self._fair_window)
+        rng = random.Random(f'dpc-supernet-fair/{seed}/{iteration}')
+        cell = []
+        for i, kinds in enumerate(self.branches):
+            # a seeded order per window, each module fair_window / m times
+            modules = [(kind, key) for kind, mods in kinds.items()
+                       for key in mods]
+            order = modules * (self._fair_window // len(modules))
+            random.Random(f'dpc-supernet-fair/{seed}/{window}/{i}').shuffle(
+                order)
+            kind, key = order[step]
+            op, rate, grid = rng.choice(self._ops_of_key[key])
+            inp = -1 if kind == FEATURE else rng.randrange(i)
+            cell.append(Branch(op, inp, rate, grid))
+        return tuple(cell)
 
     def branch_module(self, position: int, branch: Branch) -> nn.Module:
         """The module computing ``branch`` at ``position``."""

@@ -71,8 +71,9 @@ def test_the_cell_dropout_type_is_the_supernets_and_its_exports(kind,
     assert type(exported.dpc.dropout) is module
 
 
-def test_training_samples_the_seeded_sequence_and_counts_it():
-    head = MODELS.build(head_cfg(sample_seed=5))
+@pytest.mark.parametrize('sampling', ['uniform', 'fair'])
+def test_training_samples_the_seeded_sequence_and_counts_it(sampling):
+    head = MODELS.build(head_cfg(sample_seed=5, sampling=sampling))
     assert int(head.num_sampled) == 0
     trained = []
     orig = head.supernet.forward
@@ -87,12 +88,14 @@ def test_training_samples_the_seeded_sequence_and_counts_it():
         losses = head.loss(x, samples(2, (48, 48)), {})
         assert torch.isfinite(losses['loss_ce'])
     assert trained == [head.sample_arch(i) for i in range(3)]
+    assert trained == [head.supernet.sample(5, i, sampling)
+                       for i in range(3)]
     assert int(head.num_sampled) == 3
     # the counter is saved: a resumed head continues the sequence
-    again = MODELS.build(head_cfg(sample_seed=5))
+    again = MODELS.build(head_cfg(sample_seed=5, sampling=sampling))
     again.load_state_dict(head.state_dict())
     assert int(again.num_sampled) == 3
-    other = MODELS.build(head_cfg(sample_seed=6))
+    other = MODELS.build(head_cfg(sample_seed=6, sampling=sampling))
     assert [other.sample_arch(i) for i in range(3)] != trained
 
 
@@ -121,6 +124,9 @@ def test_inference_computes_the_active_cell():
         assert head.active_arch == parse_cell(CHAINED)
     plain = MODELS.build(head_cfg())
     assert plain.active_arch == plain.sample_arch(-1)
+    # the monitor's cell is the same whatever the training's sampling
+    fair = MODELS.build(head_cfg(sampling='fair'))
+    assert fair.active_arch == plain.active_arch != fair.sample_arch(-1)
 
 
 def test_bad_settings_are_named():
@@ -131,6 +137,9 @@ def test_bad_settings_are_named():
                                               rate=[2, 2], input=-1)] * 5))
     with pytest.raises(ValueError, match='sample_seed'):
         MODELS.build(head_cfg(sample_seed='0'))
+    with pytest.raises(ValueError, match="sampling must be one of "
+                       r"\['uniform', 'fair'\], got 'fairest'"):
+        MODELS.build(head_cfg(sampling='fairest'))
     with pytest.raises(ValueError, match="dropout_type must be one of "
                        r"\['channel', 'element'\], got 'pixel'"):
         MODELS.build(head_cfg(cell_dropout_type='pixel'))

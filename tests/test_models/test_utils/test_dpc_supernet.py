@@ -1,4 +1,6 @@
 """A path of the DPC supernet computes what a stand-alone cell computes."""
+from collections import Counter
+
 import pytest
 import torch
 
@@ -122,6 +124,68 @@ def test_samples_are_uniform_seeded_and_from_the_pair_alone():
     assert all(40 <= inputs.count(k) <= 120 for k in range(-1, 4))
     ops = {b.op for c in first for b in c}
     assert ops == {CONV1X1, SEP_CONV3X3, PYRAMID_POOLING}
+
+
+def module_counts(net, cells, position):
+    """How often each module of ``position`` is on the cells' paths (all
+    its modules, unused ones at 0)."""
+    counts = Counter({id(m): 0 for kinds in net.branches[position].values()
+                      for m in kinds.values()})
+    counts.update(id(net.branch_module(position, c[position]))
+                  for c in cells)
+    return counts
+
+
+@pytest.mark.parametrize('sharing', ['rate_pair', 'position'])
+def test_fair_sampling_trains_every_module_equally_often(sharing):
+    net = DPCSupernet(12, 8, num_branches=4, rates=(1, 6, 12),
+                      grids=(1, 2), sharing=sharing)
+    # position 0 reads F only (1x1, the separable conv(s), 4 grids); the
+    # others read either kind, so twice as many modules
+    per_kind = 1 + (1 if sharing == 'position' else 9) + 4
+    assert net.fair_window == 2 * per_kind
+    for window in range(3):
+        steps = range(window * net.fair_window,
+                      (window + 1) * net.fair_window)
+        cells = [net.sample(7, t, 'fair') for t in steps]
+        for i in range(4):
+            counts = module_counts(net, cells, i)
+            assert set(counts.values()) == {net.fair_window // len(counts)}
+    for c in cells:
+        assert net.check_arch(c) == c
+    # the ops a shared module computes, and the earlier branch a branch
+    # input reads, still vary
+    assert len({c[3].input for c in cells if c[3].input >= 0}) > 1
+    if sharing == 'position':
+        assert len({b.rate for c in cells for b in c
+                    if b.op == SEP_CONV3X3}) > 1
+    # seeded, from the pair alone (another net, another order of calls)
+    again = DPCSupernet(12, 8, num_branches=4, rates=(1, 6, 12),
+                        grids=(1, 2), sharing=sharing)
+    assert ([again.sample(7, t, 'fair') for t in reversed(steps)]
+            == cells[::-1])
+    assert ([net.sample(8, t, 'fair') for t in range(12)]
+            != [net.sample(7, t, 'fair') for t in range(12)])
+    # the window before iteration 0 (iteration -1 is a default cell)
+    before = [net.sample(7, t, 'fair') for t in range(-net.fair_window, 0)]
+    assert set(module_counts(net, before, 3).values()) == {
+        net.fair_window // len(module_counts(net, before, 3))}
+    # uniform sampling over the same steps is not fair
+    uniform = [net.sample(7, t) for t in range(net.fair_window)]
+    assert any(len(set(module_counts(net, uniform, i).values())) > 1
+               for i in range(4))
+    with pytest.raises(ValueError, match="sampling must be one of "
+                       r"\['uniform', 'fair'\], got 'fairest'"):
+        net.sample(7, 0, 'fairest')
+
+
+def test_fair_sampling_of_a_one_branch_pooling_space():
+    net = DPCSupernet(12, 8, num_branches=1, grids=(1, 2),
+                      ops=['pyramid_pooling'])
+    assert net.fair_window == 4
+    cells = [net.sample(0, t, 'fair') for t in range(8)]
+    assert sorted(c[0].grid for c in cells[:4]) == sorted(
+        c[0].grid for c in cells[4:]) == [(1, 1), (1, 2), (2, 1), (2, 2)]
 
 
 def test_cells_outside_the_space_are_named():

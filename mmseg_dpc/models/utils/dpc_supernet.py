@@ -34,8 +34,9 @@ How training samples its cells (``sampling`` of :meth:`DPCSupernet.sample`):
   is on the path equally often; the ops a shared module computes (the
   rates of position sharing's separable conv) and the earlier branch a
   branch input reads are uniform. So the trained cells are not the
-  space's uniform ones: with position sharing the separable conv is on a
-  position's path 1 step in 18 (F input) where 64 of its 81 ops use it.
+  space's uniform ones: with position sharing a position's separable conv
+  of one input kind is on the path 1 step in 18 at position 0 and 1 in 36
+  later, where 64 of a branch's 81 operations use it.
   FairNAS also merges a window's gradients into one update; that is
   ``optim_wrapper.accumulative_counts`` = the window with ``max_iters`` a
   multiple of it (mmengine averages them; a run started with ``load_from``

@@ -136,6 +136,17 @@ def module_counts(net, cells, position):
     return counts
 
 
+def module_sequence(net, cells, position):
+    """The index (in ``position``'s own module order) of the module each
+    cell puts on the path there: comparable across positions 1..n-1,
+    which hold the same modules."""
+    index = {id(m): k for k, m in enumerate(
+        m for kinds in net.branches[position].values()
+        for m in kinds.values())}
+    return [index[id(net.branch_module(position, c[position]))]
+            for c in cells]
+
+
 @pytest.mark.parametrize('sharing', ['rate_pair', 'position'])
 def test_fair_sampling_trains_every_module_equally_often(sharing):
     net = DPCSupernet(12, 8, num_branches=4, rates=(1, 6, 12),
@@ -144,6 +155,7 @@ def test_fair_sampling_trains_every_module_equally_often(sharing):
     # others read either kind, so twice as many modules
     per_kind = 1 + (1 if sharing == 'position' else 9) + 4
     assert net.fair_window == 2 * per_kind
+    sequences = []
     for window in range(3):
         steps = range(window * net.fair_window,
                       (window + 1) * net.fair_window)
@@ -151,14 +163,21 @@ def test_fair_sampling_trains_every_module_equally_often(sharing):
         for i in range(4):
             counts = module_counts(net, cells, i)
             assert set(counts.values()) == {net.fair_window // len(counts)}
+        sequences.append([module_sequence(net, cells, i)
+                          for i in range(4)])
     for c in cells:
         assert net.check_arch(c) == c
+    # each window and each position has an order of its own
+    assert sequences[0][3] != sequences[1][3] != sequences[2][3]
+    assert sequences[0][1] != sequences[0][2] != sequences[0][3]
     # the ops a shared module computes, and the earlier branch a branch
-    # input reads, still vary
-    assert len({c[3].input for c in cells if c[3].input >= 0}) > 1
+    # input reads, are drawn over all of them
+    many = [net.sample(7, t, 'fair') for t in range(20 * net.fair_window)]
+    assert {c[3].input for c in many} == {-1, 0, 1, 2}
     if sharing == 'position':
-        assert len({b.rate for c in cells for b in c
-                    if b.op == SEP_CONV3X3}) > 1
+        assert {b.rate for c in many for b in c
+                if b.op == SEP_CONV3X3} == {(r, s) for r in (1, 6, 12)
+                                            for s in (1, 6, 12)}
     # seeded, from the pair alone (another net, another order of calls)
     again = DPCSupernet(12, 8, num_branches=4, rates=(1, 6, 12),
                         grids=(1, 2), sharing=sharing)
@@ -168,8 +187,9 @@ def test_fair_sampling_trains_every_module_equally_often(sharing):
             != [net.sample(7, t, 'fair') for t in range(12)])
     # the window before iteration 0 (iteration -1 is a default cell)
     before = [net.sample(7, t, 'fair') for t in range(-net.fair_window, 0)]
-    assert set(module_counts(net, before, 3).values()) == {
-        net.fair_window // len(module_counts(net, before, 3))}
+    for i in range(4):
+        counts = module_counts(net, before, i)
+        assert set(counts.values()) == {net.fair_window // len(counts)}
     # uniform sampling over the same steps is not fair
     uniform = [net.sample(7, t) for t in range(net.fair_window)]
     assert any(len(set(module_counts(net, uniform, i).values())) > 1

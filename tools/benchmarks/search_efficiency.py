@@ -2,23 +2,25 @@
 proxy compute?
 
     python tools/benchmarks/search_efficiency.py [--seeds 0 1 2]
-        [--trials 24] [--min-resource 30] [--reduction-factor 3]
+        [--trials N] [--iters N] [--min-resource 30] [--reduction-factor 3]
         [--arms none SHA one_shot zero_cost] [--candidates 1000]
         [--zero-cost-score naswot] [--supernet-iters N]
         [--work-dir DIR] [--quick]
 
-On the demo's proxy task (the generated data set, the demo backbone trained
-as `make demo` trains it, its cached features, 300-iteration proxy trials),
-random search runs with and without successive halving, for each seed, with
-the same number of sampled architectures (``num_trials`` counts evaluated
-trials, complete or pruned; the same seed samples the same cells). Both
-validate at the same rungs, so only the pruning differs. The prefiltered
-arms (``one_shot``, ``zero_cost``: the search strategies of that name)
-rank ``--candidates`` uniform cells by their cheap stage first and train
-the best ``--trials`` of them on the proxy (the same cells' budget); their
-cheap stage's compute (supernet training and scoring, in seconds) is
-counted as proxy iterations at the no-pruning arm's median seconds per
-iteration (a trial's wall time over its iterations), and comes first.
+On the demo's proxy task (`make demo`'s steps 1-3: the generated data set,
+the backbone, its cached features, kept where the work dir has them; its
+search config, 16 trials of 150 iterations), random search runs with and
+without successive halving, for each seed, with the same number of sampled
+architectures (``num_trials`` counts evaluated trials, complete or pruned;
+the same seed samples the same cells). Both validate at the same rungs, so
+only the pruning differs. The prefiltered arms (``one_shot``,
+``zero_cost``: the search strategies of that name) rank ``--candidates``
+uniform cells by their cheap stage first and train the best ``--trials``
+of them on the proxy (the same cells' budget); their cheap stage's compute
+(supernet training and scoring, in seconds) is counted as proxy iterations
+at the no-pruning arm's median seconds per iteration (a trial's wall time
+over its iterations), times the workers (the cheap stage holds every core
+while the trials share them), and comes first.
 Prints, per seed and as the median over seeds:
 
 (a) proxy iterations spent (a pruned trial: the iterations it trained),
@@ -52,8 +54,6 @@ from mmseg_dpc.search.record import TrialRecord, evaluated_records
 from mmseg_dpc.tools.cli import data_root_options, schedule_options
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SEARCH = 'configs/search/dpc-search_random-30_synthetic-shapes-128x128.py'
-DEMO = 'configs/dpc/dpc_mobilenet-v2-d16_1xb8-300_synthetic-shapes-128x128.py'
 
 
 def run(args, log):
@@ -63,22 +63,16 @@ def run(args, log):
 
 
 def prepare(wd, quick):
-    """The demo's data, backbone and feature cache."""
-    from mmseg_dpc.datasets import generate_synthetic_shapes
-    data, ckpt_iters = osp.join(wd, 'data'), 10 if quick else 300
-    ckpt = osp.join(wd, 'backbone', f'iter_{ckpt_iters}.pth')
-    if not osp.exists(ckpt):
-        generate_synthetic_shapes(data, *((16, 8) if quick else (256, 64)))
-        run(['tools/train.py', DEMO, '--work-dir', osp.join(wd, 'backbone'),
-             '--cfg-options', *schedule_options(ckpt_iters),
-             *data_root_options(data)],
-            osp.join(wd, 'backbone.log'))
-    cache = osp.join(wd, 'feature_cache')
-    if not osp.exists(osp.join(cache, 'val', 'manifest.json')):
-        run(['tools/cache_features.py', DEMO, '--out', cache, '--levels', '3',
-             '--checkpoint', ckpt, '--cfg-options', *data_root_options(data)],
-            osp.join(wd, 'cache.log'))
-    return ckpt, cache
+    """The demo's data, backbone and feature cache (its own steps 1-3,
+    kept where they exist: ``--work-dir work_dirs/demo`` reuses a finished
+    ``make demo``'s), the search config it searches with, and its settings
+    (the proxy's iterations, the search's trials)."""
+    from mmseg_dpc.tools import demo
+    s = {k: v[1 if quick else 0] for k, v in demo.SETTINGS.items()}
+    data = demo.make_data(wd, s, 3)
+    ckpt = demo.train_backbone(wd, s, data, 3, keep=True)
+    search_config = demo.cache(wd, data, ckpt, 3, keep=True)
+    return ckpt, osp.join(wd, 'feature_cache'), search_config, s
 
 
 ARMS = ('none', 'SHA', 'one_shot', 'zero_cost')
@@ -108,13 +102,13 @@ def cheap_seconds(out):
         s.seconds for s in read_scores(out))
 
 
-def search(wd, name, seed, a, ckpt, cache, arm):
+def search(wd, name, seed, a, ckpt, cache, search_config, arm):
     """One search of ``arm``; returns its evaluated trials as dicts, in
     the order they finished, and its cheap stage's seconds."""
     pruner = arm == 'SHA'
     out = osp.join(wd, name)
     rungs = rung_steps(a)
-    opts = [f'num_trials={a.trials}', 'rerank=None',
+    opts = [f'num_trials={a.trials}', 'rerank=None', 'verdict=None',
             f'strategy.seed={seed}', f'study_name={name}',
             *schedule_options(a.iters, 'proxy_cfg_options.'),
             f'proxy_cfg_options.feature_checkpoint={ckpt}',
@@ -122,7 +116,7 @@ def search(wd, name, seed, a, ckpt, cache, arm):
     # every arm validates at the rungs: only the pruning differs
     config = osp.join(wd, f'search_config_{arm}.py')
     with open(config, 'w') as f:
-        f.write(f'_base_ = [{osp.join(REPO, SEARCH)!r}]\n'
+        f.write(f'_base_ = [{search_config!r}]\n'
                 'proxy_cfg_options = dict(custom_hooks=[dict(\n'
                 f'    type="MetricsFileHook", rungs={rungs})])\n')
         if strategy(arm, a) is not None:
@@ -170,8 +164,10 @@ def fmt(v):
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--trials', type=int, default=24)
-    p.add_argument('--iters', type=int, default=300)
+    p.add_argument('--trials', type=int, default=None,
+                   help='cells each search evaluates (default: the demo\'s)')
+    p.add_argument('--iters', type=int, default=None,
+                   help='proxy iterations a trial (default: the demo\'s)')
     p.add_argument('--min-resource', type=int, default=30)
     p.add_argument('--reduction-factor', type=int, default=3)
     p.add_argument('--workers', type=int, default=2)
@@ -252,15 +248,18 @@ def rung_fidelity(a, full) -> None:
 
 def main():
     a = parse_args()
-    if a.quick:
-        a.iters, a.min_resource, a.trials = 8, 2, min(a.trials, 4)
-        a.candidates, a.bn_batches = min(a.candidates, 12), 1
     arms = ['none'] + [arm for arm in ARMS if arm in a.arms and
                        arm != 'none']
     start = time.time()
-    wd = a.work_dir or tempfile.mkdtemp(prefix='search_efficiency_')
+    wd = osp.abspath(a.work_dir or
+                     tempfile.mkdtemp(prefix='search_efficiency_'))
     os.makedirs(wd, exist_ok=True)
-    ckpt, cache = prepare(wd, a.quick)
+    ckpt, cache, search_config, s = prepare(wd, a.quick)
+    a.trials = a.trials or s['trials']
+    a.iters = a.iters or s['proxy_iters']
+    if a.quick:
+        a.iters, a.min_resource, a.trials = 8, 2, min(a.trials, 4)
+        a.candidates, a.bn_batches = min(a.candidates, 12), 1
     print(f'demo proxy task, {a.trials} sampled cells of {a.iters} '
           f'iterations, random search; successive halving: min_resource '
           f'{a.min_resource}, reduction factor {a.reduction_factor}, rungs '
@@ -279,7 +278,7 @@ def main():
                  zero_cost='zero-cost')
     for seed in a.seeds:
         runs = {arm: search(wd, f'seed{seed}_{names[arm]}', seed, a, ckpt,
-                            cache, arm) for arm in arms}
+                            cache, search_config, arm) for arm in arms}
         base = runs['none'][0]
         full.append(base)
         target = max(t['value'] for t in base if t['complete']) - 0.5
@@ -288,7 +287,11 @@ def main():
         row = {}
         for arm in arms:
             trials, seconds = runs[arm]
-            cheap = round(seconds / per_iter) if per_iter > 0 else 0
+            # the cheap stage holds the whole machine (every core) while
+            # `workers` trials share it: a second of it is `workers`
+            # trial-seconds
+            cheap = (round(seconds * a.workers / per_iter) if per_iter > 0
+                     else 0)
             done = [t for t in trials if t['complete']]
             row[arm] = dict(
                 iters=cheap + sum(t['iters'] for t in trials),
@@ -297,7 +300,8 @@ def main():
                 pruned=sum(not t['complete'] for t in trials),
                 cheap=cheap, cheap_s=seconds)
             r = row[arm]
-            shown = (f'{cheap:,} iterations ({seconds:.0f} s)'
+            shown = (f'{cheap:,} iterations ({seconds:.0f} s x '
+                     f'{a.workers} workers / {per_iter:.3f} s an iteration)'
                      if arm in ('one_shot', 'zero_cost') else '')
             print(f'{seed:>4} | {arm:<9} | {r["iters"]:>14,} | '
                   f'{r["best"]:>13.2f} | {fmt(r["reach"]):>26} | '

@@ -17,6 +17,8 @@ CONSOLE_SCRIPTS = [
     'mmseg-dpc-report = mmseg_dpc.tools.analysis.search_report:main',
     'mmseg-dpc-fidelity = mmseg_dpc.tools.analysis.proxy_fidelity:cli',
     'mmseg-dpc-seed-noise = mmseg_dpc.tools.analysis.seed_noise:cli',
+    'mmseg-dpc-cheap-ensemble = '
+    'mmseg_dpc.tools.analysis.cheap_ensemble:main',
     'mmseg-dpc-flops = mmseg_dpc.tools.analysis.get_flops:main',
     'mmseg-dpc-draw-cell = mmseg_dpc.tools.analysis.draw_cell:main',
     'mmseg-dpc-branch-contributions = '

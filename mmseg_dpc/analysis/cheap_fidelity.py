@@ -107,6 +107,86 @@ def write_cheap_fidelity(work_dir: str, proxy: np.ndarray,
     return summary
 
 
+# --- ensembles of one stage's runs -----------------------------------------
+@dataclass(frozen=True)
+class EnsembleFidelity:
+    """Runs of one stage averaged (e.g. supernets of other seeds): each
+    disjoint group of ``size`` runs ranks the cells by their mean rank
+    over the group; its agreement with the proxy, one value per group."""
+    size: int
+    kendall: List[Optional[float]]
+    spearman: List[Optional[float]]
+
+    @property
+    def mean_kendall(self) -> Optional[float]:
+        known = [k for k in self.kendall if k is not None]
+        return float(np.mean(known)) if known else None
+
+
+def _ranks(scores: Sequence[float]) -> np.ndarray:
+    """Ranks of ``scores`` (1 = lowest; a non-finite score ranks last, as
+    :func:`stage_fidelity` ranks it)."""
+    from scipy.stats import rankdata
+    x = np.array(scores, dtype=float)
+    x[~np.isfinite(x)] = -np.inf
+    return rankdata(x)
+
+
+def ensemble_fidelity(runs: Sequence[Mapping[str, Any]], stage: str,
+                      sizes: Sequence[int]) -> List[EnsembleFidelity]:
+    """Fidelity of ensembles of ``stage`` over ``runs`` (summaries of
+    ``cheap_fidelity.json``, in the order given): for each size ``k``,
+    groups ``runs[0:k]``, ``runs[k:2k]``, ...  ``ValueError`` naming what
+    does not fit: runs of other cells or another proxy (their proxy mIoU
+    differ), a run without ``stage``, a size out of ``1..len(runs)``."""
+    if not runs:
+        raise ValueError('no runs to average')
+    first = {c['arch_hash']: c for c in runs[0]['per_cell']}
+    hashes = sorted(first)
+    scores = []
+    for i, run in enumerate(runs):
+        cells = {c['arch_hash']: c for c in run['per_cell']}
+        if sorted(cells) != hashes:
+            raise ValueError(f'run {i} scored other cells than run 0 '
+                             f'({len(set(cells) ^ set(hashes))} differ)')
+        if any(cells[h]['proxy'] != first[h]['proxy'] for h in hashes):
+            raise ValueError(f'run {i}: the proxy mIoU of its cells differ '
+                             'from run 0\'s (another proxy task or seeds)')
+        if any(stage not in cells[h] for h in hashes):
+            have = set(cells[hashes[0]]) - {'arch_hash', 'arch', 'proxy'}
+            raise ValueError(f'run {i} has no {stage!r} scores; it has '
+                             f'{sorted(have)}')
+        scores.append(_ranks([cells[h][stage] for h in hashes]))
+    bad = [k for k in sizes if not 1 <= k <= len(runs)]
+    if bad:
+        raise ValueError(f'ensemble sizes {bad}: each must be 1..{len(runs)}'
+                         ' (the runs given)')
+    proxy = np.array([first[h]['proxy'] for h in hashes], dtype=float)
+    out = []
+    for k in sizes:
+        groups = [scores[i:i + k] for i in range(0, len(runs) - k + 1, k)]
+        fits = [stage_fidelity(stage, proxy, np.mean(g, axis=0))
+                for g in groups]
+        out.append(EnsembleFidelity(k, [f.kendall for f in fits],
+                                    [f.spearman for f in fits]))
+    return out
+
+
+def ensemble_table(stage: str, rows: Sequence[EnsembleFidelity]
+                   ) -> List[str]:
+    """The markdown table: one row per ensemble size."""
+    lines = [f'| {stage} runs averaged | groups | Kendall per group | mean '
+             'Kendall | mean Spearman |', '| --- | --- | --- | --- | --- |']
+    for r in rows:
+        rho = [v for v in r.spearman if v is not None]
+        lines.append(
+            f'| {r.size} | {len(r.kendall)} | '
+            f'{", ".join(num(k, 3) for k in r.kendall)} | '
+            f'{num(r.mean_kendall, 3)} | '
+            f'{num(float(np.mean(rho)) if rho else None, 3)} |')
+    return lines
+
+
 # --- plots ----------------------------------------------------------------
 def _figure(height: float):
     import matplotlib

@@ -13,8 +13,8 @@ from mmseg.registry import MODELS
 
 from ..utils import PAPER_GRIDS, PAPER_RATES
 from ..utils.cell_spec import OPS, CellLike
-from ..utils.dpc_supernet import (DEFAULT_SHARING, SAMPLING, ArchLike, Cell,
-                                  DPCSupernet)
+from ..utils.dpc_supernet import (DEFAULT_SHARING, ArchLike, Cell,
+                                  DPCSupernet, check_sampling)
 
 #: state-dict keys of a DPCSupernetHead that a DPCHead has no counterpart for
 _SUPERNET_ONLY = ('supernet.', 'num_sampled')
@@ -82,11 +82,8 @@ class DPCSupernetHead(BaseDecodeHead):
             conv_cfg=self.conv_cfg,
             norm_cfg=self.norm_cfg, act_cfg=self.act_cfg,
             align_corners=self.align_corners)
-        if sampling not in SAMPLING:
-            raise ValueError(f'DPCSupernetHead: sampling must be one of '
-                             f'{list(SAMPLING)}, got {sampling!r}')
         self.sample_seed = sample_seed
-        self.sampling = sampling
+        self.sampling = check_sampling(sampling, 'DPCSupernetHead')
         self.eval_arch: Optional[Cell] = (
             None if eval_arch is None else self.supernet.check_arch(eval_arch))
         self._arch: Optional[Cell] = None

@@ -79,6 +79,15 @@ Cell = Tuple[Branch, ...]
 ArchLike = Union[CellLike, Any]
 
 
+def check_sampling(sampling: str, owner: str) -> str:
+    """``sampling`` if it is one of :data:`SAMPLING`; else ``ValueError``
+    naming ``owner`` (the class the value was given to) and the choices."""
+    if sampling not in SAMPLING:
+        raise ValueError(f'{owner}: sampling must be one of '
+                         f'{list(SAMPLING)}, got {sampling!r}')
+    return sampling
+
+
 @dataclass(frozen=True)
 class SupernetSpace:
     """What a supernet's weights are for: a checkpoint loads only into a
@@ -318,9 +327,7 @@ class DPCSupernet(nn.Module):
         if sampling == 'uniform':
             return sample_cell(self.operations, self.num_branches, seed,
                                iteration)
-        if sampling != 'fair':
-            raise ValueError(f'DPCSupernet: sampling must be one of '
-                             f'{list(SAMPLING)}, got {sampling!r}')
+        check_sampling(sampling, 'DPCSupernet')
         window, step = divmod(iteration, self._fair_window)
         rng = random.Random(f'dpc-supernet-fair/{seed}/{iteration}')
         cell = []

@@ -111,5 +111,6 @@ def test_search_efficiency_prefiltered_arms_quick(tmp_path):
         assert re.search(rf'{arm} \(c\) / no-pruning \(a\), per seed: '
                          r'(never|[\d.]+); median', out), out
         assert f'best mIoU lost by {arm}, per seed: ' in out
+        assert re.search(rf'^  {arm:<9} [\d.]+$', out, re.M), out
     assert (tmp_path / 'seed0_one-shot' / 'supernet' / 'result.json').exists()
     assert (tmp_path / 'seed0_zero-cost' / 'cheap_scores.jsonl').exists()

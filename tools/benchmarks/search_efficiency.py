@@ -29,11 +29,12 @@ Prints, per seed and as the median over seeds:
     complete trial first came within 0.5 mIoU of the no-pruning run's final
     best (or never),
 
-then, from the no-pruning runs, how well each rung's ranking predicts the
-final one (Spearman), and what validating at a rung costs against the
-training between rungs. Targets: (c) with pruning at most 1/3 of (a)
-without, median over seeds; (c) of a prefiltered arm at most 1/5 of (a)
-without, its best never more than 0.5 mIoU below.
+and the median proxy mIoU of each arm's complete trials (how good the
+cells it proposes are); then, from the no-pruning runs, how well each
+rung's ranking predicts the final one (Spearman), and what validating at a
+rung costs against the training between rungs. Targets: (c) with pruning
+at most 1/3 of (a) without, median over seeds; (c) of a prefiltered arm at
+most 1/5 of (a) without, its best never more than 0.5 mIoU below.
 """
 import argparse
 import os
@@ -197,6 +198,11 @@ def summarize(arms, rows) -> None:
         print(f'  {arm:<5} (a) {spent:>9,.0f}'
               f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
               f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
+    print('median proxy mIoU of the cells each arm trained to the end '
+          '(what it proposes; SHA: its survivors), per seed:')
+    for arm in arms:
+        print(f'  {arm:<9} ' + ', '.join(num(r[arm]['typical'])
+                                         for r in rows))
     for arm in arms[1:]:
         target = 1 / 3 if arm == 'SHA' else 1 / 5
         ratios = [r[arm]['reach'] / r['none']['iters']
@@ -296,6 +302,8 @@ def main():
             row[arm] = dict(
                 iters=cheap + sum(t['iters'] for t in trials),
                 best=max(t['value'] for t in done) if done else None,
+                typical=(statistics.median(t['value'] for t in done)
+                         if done else None),
                 reach=iters_to_reach(trials, target, cheap),
                 pruned=sum(not t['complete'] for t in trials),
                 cheap=cheap, cheap_s=seconds)

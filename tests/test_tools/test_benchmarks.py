@@ -100,14 +100,16 @@ def test_search_efficiency_prefiltered_arms_quick(tmp_path):
     for arm in ('one_shot', 'zero_cost'):
         # the cheap stage's compute counted, in proxy iterations
         row = re.search(rf'^ +0 \| {arm} +\| +([\d,]+) \|.*\| +0 \| '
-                        r'([\d,]+) iterations \((\d+) s x 2 workers / '
+                        r'([\d,]+) iterations \(([\d.]+) s x 2 workers / '
                         r'([\d.]+) s an iteration\)$', out, re.M)
         assert row, out
         spent, cheap = (int(g.replace(',', '')) for g in row.groups()[:2])
         assert spent >= 4 * 8 + cheap
         # the cheap stage holds both cores: a second is 2 trial-seconds
+        # (within the printed roundings: 0.05 s, 0.0005 s an iteration)
         seconds, per_iter = float(row[3]), float(row[4])
-        assert abs(cheap - seconds * 2 / per_iter) <= 2 / per_iter
+        assert abs(cheap - seconds * 2 / per_iter) <= \
+            0.1 / per_iter + 0.01 * cheap + 1, row[0]
         assert re.search(rf'{arm} \(c\) / no-pruning \(a\), per seed: '
                          r'(never|[\d.]+); median', out), out
         assert f'best mIoU lost by {arm}, per seed: ' in out

@@ -195,7 +195,7 @@ def summarize(arms, rows) -> None:
         med = (statistics.median(reach) if None not in reach else
                'never in ' + str(sum(x is None for x in reach)) + ' seeds')
         spent = statistics.median(r[arm]['iters'] for r in rows)
-        print(f'  {arm:<5} (a) {spent:>9,.0f}'
+        print(f'  {arm:<9} (a) {spent:>9,.0f}'
               f'  (b) {statistics.median(r[arm]["best"] for r in rows):.2f}'
               f'  (c) {med if isinstance(med, str) else f"{med:,.0f}"}')
     print('median proxy mIoU of the cells each arm trained to the end '
@@ -261,9 +261,9 @@ def main():
                      tempfile.mkdtemp(prefix='search_efficiency_'))
     os.makedirs(wd, exist_ok=True)
     ckpt, cache, search_config, s = prepare(wd, a.quick)
-    a.trials = a.trials or s['trials']
-    a.iters = a.iters or s['proxy_iters']
-    if a.quick:
+    a.trials = s['trials'] if a.trials is None else a.trials
+    a.iters = s['proxy_iters'] if a.iters is None else a.iters
+    if a.quick:  # tiny whatever was asked
         a.iters, a.min_resource, a.trials = 8, 2, min(a.trials, 4)
         a.candidates, a.bn_batches = min(a.candidates, 12), 1
     print(f'demo proxy task, {a.trials} sampled cells of {a.iters} '
@@ -308,7 +308,7 @@ def main():
                 pruned=sum(not t['complete'] for t in trials),
                 cheap=cheap, cheap_s=seconds)
             r = row[arm]
-            shown = (f'{cheap:,} iterations ({seconds:.0f} s x '
+            shown = (f'{cheap:,} iterations ({seconds:.1f} s x '
                      f'{a.workers} workers / {per_iter:.3f} s an iteration)'
                      if arm in ('one_shot', 'zero_cost') else '')
             print(f'{seed:>4} | {arm:<9} | {r["iters"]:>14,} | '

@@ -7,7 +7,8 @@ Each RUN is a ``proxy_fidelity.py --cheap`` work dir (or its
 ``cheap_fidelity.json``) of the same cells and proxy runs, its stage run
 with another seed (e.g. supernets of ``randomness.seed`` and
 ``sample_seed`` S). For each size k, every disjoint group of k runs ranks
-the cells by their mean rank over the group; prints each group's Kendall
+the cells by their mean rank over the group (runs after the last whole
+group are left out: the table's "runs used"); prints each group's Kendall
 and Spearman against the proxy and their means. An ensemble that does not
 gain says the stage's error is shared by its runs (a bias of the stage, not
 the noise of one run); one that gains is worth k times the stage's cost.
@@ -16,10 +17,10 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import List
+from typing import Any, Dict, List, Optional
 
 
-def read_run(path: str) -> dict:
+def read_run(path: str) -> Dict[str, Any]:
     """The summary of a fidelity run: a work dir or its JSON file."""
     from mmseg_dpc.analysis.cheap_fidelity import CHEAP_FIDELITY_FILE
     file = osp.join(path, CHEAP_FIDELITY_FILE) if osp.isdir(path) else path
@@ -27,10 +28,11 @@ def read_run(path: str) -> dict:
         with open(file) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise ValueError(f'{file}: not a fidelity run\'s summary ({e})')
+        raise ValueError(
+            f'{file}: not a fidelity run\'s summary ({e})') from e
 
 
-def main(argv: List[str] = None) -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('runs', nargs='+', metavar='RUN',
                    help='fidelity work dirs or their cheap_fidelity.json')
@@ -38,7 +40,7 @@ def main(argv: List[str] = None) -> None:
     p.add_argument('--sizes', type=int, nargs='+',
                    help='runs averaged (default: 1 to all of them)')
     a = p.parse_args(argv)
-    from mmseg_dpc.analysis.cheap_fidelity import (ensemble_fidelity,
+    from mmseg_dpc.analysis.cheap_ensemble import (ensemble_fidelity,
                                                    ensemble_table)
     try:
         runs = [read_run(r) for r in a.runs]

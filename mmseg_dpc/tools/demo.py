@@ -46,6 +46,13 @@ SETTINGS = dict(
     fidelity_cells=(16, 3), fidelity_seeds=(2, 2))
 WATCH_INTERVAL = 2.0  # seconds between looks at a step's progress
 
+
+def settings(quick: bool) -> Dict[str, int]:
+    """The sizes of a full run (``quick=False``) or of ``--quick``, the
+    benchmarks' too, so they run the demo's own task."""
+    return {k: v[1 if quick else 0] for k, v in SETTINGS.items()}
+
+
 # a step's progress: called now and then while it runs, it returns the
 # progress events (see mmseg_dpc.search.progress) since its last call
 Watcher = Callable[[], List]
@@ -181,7 +188,7 @@ def main() -> None:
     p.add_argument('--fidelity', action='store_true',
                    help='the proxy fidelity study instead of the search')
     a = p.parse_args()
-    s = {k: v[1 if a.quick else 0] for k, v in SETTINGS.items()}
+    s = settings(a.quick)
     wd = osp.abspath(a.work_dir)
     os.makedirs(wd, exist_ok=True)
     start = time.time()

@@ -112,4 +112,3 @@ def test_fidelity_tool_names_an_unknown_cheap_stage(tmp_path, feature_cache,
     assert proc.returncode == 2
     assert "unknown stage 'naswat'" in proc.stderr
     assert not wd.exists()
-

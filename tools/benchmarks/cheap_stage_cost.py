@@ -50,7 +50,7 @@ def prepare(wd, quick):
 
     from mmseg_dpc.tools import demo
     from mmseg_dpc.tools.cli import load_config_file
-    s = {k: v[1 if quick else 0] for k, v in demo.SETTINGS.items()}
+    s = demo.settings(quick)
     data = demo.make_data(wd, s, 3)
     ckpt = demo.train_backbone(wd, s, data, 3, keep=True)
     search_config = demo.cache(wd, data, ckpt, 3, keep=True)

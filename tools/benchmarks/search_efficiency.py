@@ -69,7 +69,7 @@ def prepare(wd, quick):
     ``make demo``'s), the search config it searches with, and its settings
     (the proxy's iterations, the search's trials)."""
     from mmseg_dpc.tools import demo
-    s = {k: v[1 if quick else 0] for k, v in demo.SETTINGS.items()}
+    s = demo.settings(quick)
     data = demo.make_data(wd, s, 3)
     ckpt = demo.train_backbone(wd, s, data, 3, keep=True)
     search_config = demo.cache(wd, data, ckpt, 3, keep=True)

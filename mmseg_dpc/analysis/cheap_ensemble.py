@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..search.progress import num
-from .cheap_fidelity import stage_fidelity
+from .cheap_fidelity import score_ranks, stage_fidelity
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,6 @@ def _mean(values: Sequence[Optional[float]]) -> Optional[float]:
     return float(np.mean(known)) if known else None
 
 
-def _ranks(scores: Sequence[Optional[float]]) -> np.ndarray:
-    """Ranks of ``scores`` (1 = lowest); a non-finite or missing score
-    (``null`` in the summary) ranks last, as :func:`stage_fidelity` and the
-    search rank it."""
-    x = np.array(scores, dtype=float)  # None -> NaN
-    x[~np.isfinite(x)] = -np.inf
-    return rankdata(x)
-
-
 def ensemble_fidelity(runs: Sequence[Mapping[str, Any]], stage: str,
                       sizes: Sequence[int]) -> List[EnsembleFidelity]:
     """Fidelity of ensembles of ``stage`` over ``runs`` (fidelity
@@ -80,7 +70,7 @@ def ensemble_fidelity(runs: Sequence[Mapping[str, Any]], stage: str,
             have = set(cells[hashes[0]]) - {'arch_hash', 'arch', 'proxy'}
             raise ValueError(f'run {i} has no {stage!r} scores; it has '
                              f'{sorted(have)}')
-        ranks.append(_ranks([cells[h][stage] for h in hashes]))
+        ranks.append(score_ranks([cells[h][stage] for h in hashes]))
     bad = [k for k in sizes if not 1 <= k <= len(runs)]
     if bad:
         raise ValueError(f'ensemble sizes {bad}: each must be 1..{len(runs)}'

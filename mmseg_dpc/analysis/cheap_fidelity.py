@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from ..search.progress import num
 from ..utils.io import atomic_write_json
@@ -42,16 +42,20 @@ class StageFidelity:
     seconds: float = 0.0
 
 
-def stage_fidelity(stage: str, proxy: np.ndarray, scores: Sequence[float],
+def score_ranks(scores: Sequence[Optional[float]]) -> np.ndarray:
+    """Ranks of ``scores`` (1 = lowest); a non-finite or missing score
+    (``null`` in a summary) ranks last, as the search ranks it."""
+    x = np.array(scores, dtype=float)  # None -> NaN
+    x[~np.isfinite(x)] = -np.inf
+    return rankdata(x)
+
+
+def stage_fidelity(stage: str, proxy: np.ndarray,
+                   scores: Sequence[Optional[float]],
                    seconds: float = 0.0) -> StageFidelity:
     """``proxy`` mIoU ``[cells, seeds]`` against the stage's ``scores``
-    (one per cell, same order)."""
-    x = np.array([s if np.isfinite(s) else -np.inf for s in scores],
-                 dtype=float)
-    if not np.isfinite(x).any():
-        x = np.zeros_like(x)
-    x[~np.isfinite(x)] = x[np.isfinite(x)].min() - 1.0  # ranks last
-    s = summarize(proxy, x[:, None])
+    (one per cell, same order; rank correlations, so their ranks)."""
+    s = summarize(proxy, score_ranks(scores)[:, None])
     return StageFidelity(stage, int(proxy.shape[0]), s['spearman'],
                          s['spearman_ci95'], s['kendall'],
                          s['kendall_ci95'], float(seconds))
